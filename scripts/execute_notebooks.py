@@ -1,0 +1,67 @@
+"""Execute the book's notebooks in place and print how long each one takes.
+
+Usage (from the repository root, with the project's virtual environment)::
+
+    .venv/bin/python scripts/execute_notebooks.py            # every notebook in book/
+    .venv/bin/python scripts/execute_notebooks.py book/06_elbo.ipynb
+    .venv/bin/python scripts/execute_notebooks.py --check    # time them, write nothing
+
+`make notebooks` runs the first form. The outputs written are the ones that
+strict nbval compares in `make test`; run this after changing the package or
+a notebook, and commit the result. The table it prints (seconds per notebook,
+on this machine) is the one quoted in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGET_SECONDS = 60.0
+
+
+def execute(path: Path, write: bool) -> float:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    if write:
+        nbformat.write(notebook, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--check", action="store_true", help="time only, do not write outputs")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "book").glob("*.ipynb"))
+    rows = []
+    for path in paths:
+        seconds = execute(path.resolve(), write=not args.check)
+        rows.append((path.name, seconds))
+        print(f"executed {path.name} in {seconds:.1f} s", file=sys.stderr)
+    width = max(len(name) for name, _ in rows)
+    print(f"| {'notebook'.ljust(width)} | seconds |")
+    print(f"| {'-' * width} | ------: |")
+    for name, seconds in rows:
+        flag = "  (over budget)" if seconds > BUDGET_SECONDS else ""
+        print(f"| {name.ljust(width)} | {seconds:7.1f} |{flag}")
+    print(f"| {'total'.ljust(width)} | {sum(s for _, s in rows):7.1f} |")
+    return 1 if any(s > BUDGET_SECONDS for _, s in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

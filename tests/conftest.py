@@ -1,0 +1,48 @@
+"""Shared fixtures: the repository root, and the HTML book built once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Kernels started by nbval and nbclient read the project's IPython profile,
+# which silences ipykernel's start-up log on stderr.
+os.environ.setdefault("IPYTHONDIR", str(ROOT / ".ipython"))
+# Kernels on a 2-core machine: fixed thread count, so floating-point sums are
+# done in the same order on every run.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def built_book() -> Path:
+    """Build the HTML book as `make book` does, with warnings as errors.
+
+    Returns the path of ``_build/html``. The build is incremental: Sphinx
+    re-reads only the pages that changed since the last build.
+    """
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jupyter_book), "build", str(ROOT), "--builder", "html", "-W", "-n", "--keep-going"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            "jupyter-book build failed (warnings are errors):\n"
+            + result.stdout[-6000:]
+            + result.stderr[-6000:],
+            pytrace=False,
+        )
+    return ROOT / "_build" / "html"
