@@ -32,8 +32,11 @@ def built_book() -> Path:
     re-reads only the pages that changed since the last build.
     """
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    # VAECOURSE_BOOK_OUT moves the build elsewhere (parallel work on one checkout).
+    out = Path(os.environ.get("VAECOURSE_BOOK_OUT", ROOT))
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--builder", "html", "-W", "-n", "--keep-going"],
+        [str(jupyter_book), "build", str(ROOT), "--path-output", str(out),
+         "--builder", "html", "-W", "-n", "--keep-going"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -45,4 +48,4 @@ def built_book() -> Path:
             + result.stderr[-6000:],
             pytrace=False,
         )
-    return ROOT / "_build" / "html"
+    return out / "_build" / "html"

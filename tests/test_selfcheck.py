@@ -1,0 +1,56 @@
+"""The exercise self-checks pass for the package's functions and fail for wrong ones."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+
+from vaecourse import selfcheck
+
+# Modules that may define exercise functions, searched in this order.
+MODULES = ["losses", "distributions", "symbolic", "pca", "data", "models", "train", "plotting"]
+
+
+def package_function(name: str):
+    for module_name in MODULES:
+        try:
+            module = importlib.import_module(f"vaecourse.{module_name}")
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise LookupError(f"self-check {name!r} has no function of that name in vaecourse")
+
+
+@pytest.mark.parametrize("name", selfcheck.available_checks())
+def test_the_package_passes_its_own_self_checks(name):
+    report = selfcheck.check(name, package_function(name))
+    assert report.ok, str(report)
+
+
+WRONG_VARIANTS = [
+    ("sum_of_squares", lambda x, y: torch.linalg.vector_norm(x - y, dim=1), "no square root"),
+    ("mean_squared_error", lambda x, y: (x - y).pow(2).sum(1), "per-example mean"),
+    ("gaussian_nll", lambda x, y, v: (x - y).pow(2).sum(1) / (2 * v), "constant included"),
+    ("bernoulli_nll", lambda x, p: -(x * p.log()).sum(1), "BCE on binary targets"),
+    ("logvar_to_std", lambda lv: lv.exp(), "sigma from log"),
+    ("reparameterize", lambda m, lv, g: m + lv.exp() * torch.randn(m.shape, generator=g, dtype=m.dtype), "sample variance"),
+    ("kl_diag_gaussian_std_normal", lambda m, lv: -0.5 * (1 + lv - m**2 - lv.exp()).sum(), "expected shape"),
+    ("kl_diag_gaussian_std_normal", lambda m, lv: 0.5 * (1 + lv - m**2 - lv.exp()).sum(-1), "KL summed"),
+]
+
+
+@pytest.mark.parametrize("name, wrong, message", WRONG_VARIANTS, ids=[w[0] + "-" + w[2] for w in WRONG_VARIANTS])
+def test_a_wrong_implementation_fails_with_a_reason(name, wrong, message):
+    report = selfcheck.check(name, wrong)
+    assert not report.ok
+    assert message in str(report)
+
+
+def test_unknown_names_and_non_functions_are_refused():
+    with pytest.raises(ValueError, match="no self-check named 'kl3'"):
+        selfcheck.check("kl3", lambda: None)
+    with pytest.raises(TypeError, match="candidate must be a function"):
+        selfcheck.check("sum_of_squares", 3)
