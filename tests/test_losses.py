@@ -194,3 +194,9 @@ def test_squared_error_numpy_reference():
     x, x_hat = batch(3, 4, seed=20), batch(3, 4, seed=21)
     expected = np.sum((x.numpy() - x_hat.numpy()) ** 2, axis=1)
     np.testing.assert_allclose(sum_of_squares(x, x_hat).numpy(), expected)
+
+
+def test_gaussian_nll_keeps_a_python_variance_at_full_precision():
+    x, x_hat = batch(2, 3, seed=30), batch(2, 3, seed=31)
+    expected = sum_of_squares(x, x_hat) / (2 * 0.2) + 3 / 2 * math.log(2 * math.pi * 0.2)
+    torch.testing.assert_close(gaussian_nll(x, x_hat, 0.2), expected, rtol=1e-14, atol=0)

@@ -63,11 +63,12 @@ def check_positive(name: str, value: torch.Tensor | float) -> torch.Tensor:
     """Return ``value`` as a tensor, raising unless every element is > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
         raise TypeError(f"{name} must be a positive number or tensor, got {type(value).__name__}")
-    tensor = torch.as_tensor(value)
     if isinstance(value, torch.Tensor):
-        check_float_tensor(name, tensor)
-    elif not tensor.is_floating_point():
-        tensor = tensor.double()
+        tensor = check_float_tensor(name, value)
+    else:
+        # float64 so that a Python number keeps its precision until the caller
+        # converts it to the dtype of its data.
+        tensor = torch.tensor(float(value), dtype=torch.float64)
     if (tensor <= 0).any() or torch.isnan(tensor).any():
         raise ValueError(f"{name} must be positive, got minimum {tensor.min().item():.4g}")
     return tensor
