@@ -1,0 +1,242 @@
+"""Tests of vaecourse.plotting: each figure shows the data it is given (checked on its artists)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from scipy.stats import norm  # noqa: E402
+
+from vaecourse.models import VAE, Autoencoder  # noqa: E402
+from vaecourse.plotting import (  # noqa: E402
+    image_grid,
+    latent_manifold,
+    latent_scatter,
+    latent_traversal,
+    loss_curves,
+    make_grid,
+    manifold_coordinates,
+    prior_samples,
+    reconstruction_grid,
+)
+from vaecourse.train import History  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def shown_image(fig: Figure) -> np.ndarray:
+    (ax,) = fig.axes
+    (image,) = ax.get_images()
+    return np.asarray(image.get_array())
+
+
+def small_vae(latent_dim=2, seed=0):
+    torch.manual_seed(seed)
+    return VAE(input_dim=12, hidden_dim=8, latent_dim=latent_dim)
+
+
+# --- grids of images ---------------------------------------------------------------------
+
+def test_make_grid_places_image_i_at_row_i_div_nrow_column_i_mod_nrow():
+    images = torch.arange(5 * 6, dtype=torch.float32).reshape(5, 6) / 30  # 5 images of 2 x 3
+    grid = make_grid(images, (2, 3), nrow=2, padding=1, pad_value=-1.0)
+    assert grid.shape == (3 * 3 + 1, 2 * 4 + 1)
+    for i in range(5):
+        top, left = 1 + (i // 2) * 3, 1 + (i % 2) * 4
+        np.testing.assert_array_equal(grid[top:top + 2, left:left + 3], images[i].reshape(2, 3).double().numpy())
+    # the empty sixth cell and the separators are padding
+    assert (grid[7:9, 5:8] == -1).all()
+    assert (grid[0] == -1).all() and (grid[:, 4] == -1).all()
+    np.testing.assert_array_equal(make_grid(images.reshape(5, 2, 3), (2, 3), 2, pad_value=-1.0), grid)
+
+
+def test_image_grid_shows_the_grid_in_grey_from_0_to_1():
+    images = torch.rand(7, 16, generator=torch.Generator().manual_seed(0))
+    fig = image_grid(images, (4, 4), nrow=3, title="seven")
+    np.testing.assert_array_equal(shown_image(fig), make_grid(images, (4, 4), 3))
+    (image,) = fig.axes[0].get_images()
+    assert image.get_clim() == (0.0, 1.0)
+    assert image.get_cmap().name == "gray"
+    assert fig.axes[0].get_title() == "seven"
+
+
+def test_reconstruction_grid_puts_data_above_reconstructions():
+    data = np.random.default_rng(0).random((10, 9))
+    recon = np.random.default_rng(1).random((10, 9))
+    fig = reconstruction_grid(data, recon[:4], (3, 3), n=4)
+    np.testing.assert_array_equal(shown_image(fig), make_grid(np.concatenate([data[:4], recon[:4]]), (3, 3), 4))
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["data", "reconstruction"]
+
+
+def test_prior_samples_decode_standard_normal_draws():
+    model = small_vae(latent_dim=3)
+    fig = prior_samples(model, 6, (3, 4), torch.Generator().manual_seed(1))
+    z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode(z))
+    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), 3), rtol=1e-6)
+    # an autoencoder's latent space can be sampled the same way (to show it is not generative)
+    torch.manual_seed(0)
+    assert isinstance(prior_samples(Autoencoder(12, 8, 2), 4, (3, 4)), Figure)
+
+
+# --- latent spaces --------------------------------------------------------------------------
+
+def test_latent_scatter_plots_the_codes_coloured_by_label():
+    rng = np.random.default_rng(2)
+    mu = torch.from_numpy(rng.normal(size=(50, 2)))
+    labels = torch.from_numpy(rng.integers(0, 10, size=50))
+    fig = latent_scatter(mu, labels, title="codes")
+    ax = fig.axes[0]
+    (points,) = ax.collections
+    np.testing.assert_allclose(points.get_offsets(), mu.numpy())
+    np.testing.assert_array_equal(points.get_array(), labels.numpy())
+    assert ax.get_xlabel() == "$z_1$" and ax.get_ylabel() == "$z_2$"
+    assert len(fig.axes) == 2  # the scatter and its colour bar
+
+
+def test_manifold_coordinates_are_the_inverse_normal_cdf_of_a_grid_on_the_unit_interval():
+    for n in (1, 4, 15):
+        expected = norm.ppf((np.arange(n) + 0.5) / n)
+        np.testing.assert_allclose(manifold_coordinates(n).numpy(), expected, rtol=1e-12, atol=1e-12)
+    coords = manifold_coordinates(15).numpy()
+    assert np.isfinite(coords).all() and (np.diff(coords) > 0).all()
+    np.testing.assert_allclose(coords, -coords[::-1], atol=1e-12)  # symmetric about 0
+
+
+def test_latent_manifold_decodes_the_ppf_grid_with_z2_increasing_upwards():
+    model = small_vae()
+    n = 4
+    fig = latent_manifold(model, (3, 4), n=n)
+    c = norm.ppf((np.arange(n) + 0.5) / n)
+    z = torch.tensor([[c[j], c[n - 1 - i]] for i in range(n) for j in range(n)], dtype=torch.float32)
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode(z))
+    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), n), rtol=1e-5, atol=1e-6)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{v:.1f}" for v in c]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{v:.1f}" for v in c[::-1]]
+
+
+def test_latent_manifold_of_a_larger_latent_space_fixes_the_other_coordinates_at_zero():
+    model = small_vae(latent_dim=4)
+    fig = latent_manifold(model, (3, 4), n=2, dims=(3, 1))
+    c = norm.ppf([0.25, 0.75])
+    z = torch.zeros(4, 4)
+    for i in range(2):
+        for j in range(2):
+            z[2 * i + j, 3], z[2 * i + j, 1] = c[j], c[1 - i]
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode(z))
+    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), 2), rtol=1e-5, atol=1e-6)
+    assert fig.axes[0].get_xlabel() == "$z_{4}$" and fig.axes[0].get_ylabel() == "$z_{2}$"
+
+
+def test_latent_traversal_changes_one_coordinate_per_row():
+    model = small_vae(latent_dim=3)
+    z = torch.tensor([0.5, -1.0, 2.0])
+    values = [-2.0, 0.0, 2.0]
+    fig = latent_traversal(model, z, dims=[2, 0], values=values, image_shape=(3, 4))
+    codes = torch.tensor([[0.5, -1.0, -2.0], [0.5, -1.0, 0.0], [0.5, -1.0, 2.0],
+                          [-2.0, -1.0, 2.0], [0.0, -1.0, 2.0], [2.0, -1.0, 2.0]])
+    with torch.no_grad():
+        expected = torch.sigmoid(model.decode(codes))
+    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), 3), rtol=1e-5, atol=1e-6)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["$z_{3}$", "$z_{1}$"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-2.0", "0.0", "2.0"]
+
+
+# --- loss curves ----------------------------------------------------------------------------
+
+def test_loss_curves_of_a_vae_show_each_term_for_train_and_test():
+    history = History(train_loss=[3.0, 2.0, 1.5], test_loss=[3.5, 2.5, 2.0],
+                      train_reconstruction=[2.0, 1.0, 0.5], test_reconstruction=[2.5, 1.5, 1.0],
+                      train_kl=[1.0, 1.0, 1.0], test_kl=[1.0, 1.0, 1.0])
+    fig = loss_curves(history)
+    assert [ax.get_title() for ax in fig.axes] == ["loss (negative ELBO)", "reconstruction term", "KL term"]
+    for ax, term in zip(fig.axes, ["loss", "reconstruction", "kl"]):
+        train, test = ax.get_lines()
+        assert train.get_label() == "train" and test.get_label() == "test"
+        np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3])
+        np.testing.assert_array_equal(train.get_ydata(), getattr(history, f"train_{term}"))
+        np.testing.assert_array_equal(test.get_ydata(), getattr(history, f"test_{term}"))
+        assert ax.get_ylabel() == "nats per example"
+
+
+def test_loss_curves_of_an_autoencoder_without_test_data_have_one_line():
+    fig = loss_curves(History(train_loss=[5.0, 4.0], train_reconstruction=[5.0, 4.0]))
+    (ax,) = fig.axes
+    (line,) = ax.get_lines()
+    assert ax.get_title() == "reconstruction loss"
+    np.testing.assert_array_equal(line.get_ydata(), [5.0, 4.0])
+
+
+def test_no_function_shows_its_figure(monkeypatch):
+    # A figure shown inside a function would appear twice in a notebook.
+    def refuse():
+        raise AssertionError("plt.show() called")
+
+    monkeypatch.setattr(plt, "show", refuse)
+    model = small_vae()
+    figures = [
+        image_grid(torch.rand(4, 12), (3, 4)),
+        reconstruction_grid(torch.rand(4, 12), torch.rand(4, 12), (3, 4), n=2),
+        prior_samples(model, 4, (3, 4)),
+        latent_scatter(torch.rand(5, 2), torch.arange(5)),
+        latent_manifold(model, (3, 4), n=3),
+        latent_traversal(model, torch.zeros(2), [0], [1.0], (3, 4)),
+        loss_curves(History(train_loss=[1.0], train_reconstruction=[1.0])),
+    ]
+    assert all(isinstance(fig, Figure) for fig in figures)
+
+
+# --- bad inputs -------------------------------------------------------------------------------
+
+BAD_INPUTS = [
+    (lambda: image_grid(torch.rand(4, 10), (3, 3)), ValueError,
+     r"images must have shape \(N, 9\) or \(N, 3, 3\) for image_shape \(3, 3\), got \(4, 10\)"),
+    (lambda: image_grid([[0.0]], (1, 1)), TypeError, "images must be a torch.Tensor or numpy.ndarray"),
+    (lambda: image_grid(torch.rand(4, 9), (3, 0)), ValueError, "image_shape must be a pair of positive ints"),
+    (lambda: image_grid(torch.full((1, 4), float("nan")), (2, 2)), ValueError, "images contains NaN"),
+    (lambda: make_grid(torch.rand(4, 9), (3, 3), nrow=0), ValueError, "nrow must be a positive int"),
+    (lambda: reconstruction_grid(torch.rand(4, 9), torch.rand(3, 9), (3, 3), n=4), ValueError,
+     "n must be at most the number of images, got n=4 for 4 originals and 3 reconstructions"),
+    (lambda: latent_scatter(torch.rand(5, 3), torch.zeros(5)), ValueError, r"mu_2d must have shape \(N, 2\)"),
+    (lambda: latent_scatter(torch.rand(5, 2), torch.zeros(4)), ValueError, r"labels must have shape \(5,\)"),
+    (lambda: latent_manifold(small_vae(latent_dim=1), (3, 4)), ValueError, "latent_dim >= 2, got 1"),
+    (lambda: latent_manifold(small_vae(), (3, 4), dims=(0, 0)), ValueError, "dims must be two different"),
+    (lambda: latent_traversal(small_vae(), torch.zeros(3), [0], [0.0], (3, 4)), ValueError,
+     r"z must have shape \(2,\) or \(1, 2\), got \(3,\)"),
+    (lambda: latent_traversal(small_vae(), torch.zeros(2), [2], [0.0], (3, 4)), ValueError, "dims must be a non-empty list"),
+    (lambda: latent_traversal(small_vae(), torch.zeros(2), [0], [], (3, 4)), ValueError, "values must not be empty"),
+    (lambda: prior_samples(torch.nn.Linear(2, 2), 4, (1, 2)), TypeError, "model must be one of the vaecourse.models"),
+    (lambda: loss_curves({"train_loss": [1.0]}), TypeError, "history must be a vaecourse.train.History"),
+    (lambda: loss_curves(History()), ValueError, "history is empty"),
+]
+
+
+@pytest.mark.parametrize("call, error, message", BAD_INPUTS, ids=[str(i) for i in range(len(BAD_INPUTS))])
+def test_bad_inputs_raise_clear_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_the_self_check_rejects_a_grid_that_includes_0_and_1():
+    from vaecourse import selfcheck
+
+    assert selfcheck.check("manifold_coordinates", manifold_coordinates).ok
+    with np.errstate(divide="ignore"):
+        report = selfcheck.check("manifold_coordinates",
+                                 lambda n: torch.from_numpy(norm.ppf(np.linspace(0, 1, n))))
+    assert not report.ok and "avoid 0 and 1" in str(report)

@@ -1,0 +1,408 @@
+r"""Figures of the course: image grids, latent spaces, loss curves.
+
+Every function returns a :class:`matplotlib.figure.Figure` built with the
+object-oriented API and never calls ``plt.show()``: in a notebook, end the
+cell with the figure (or ``plt.show()``) to display it once, and
+``plt.close(fig)`` a figure you do not show.
+
+Images are given flat, shape ``(N, H * W)`` (or ``(N, H, W)``), with values in
+[0, 1], and drawn in grey (0 black, 1 white). A grid of images is one picture,
+built by :func:`make_grid`, so tests can compare it with the images it shows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from vaecourse.train import History
+
+__all__ = [
+    "make_grid",
+    "image_grid",
+    "reconstruction_grid",
+    "prior_samples",
+    "latent_scatter",
+    "manifold_coordinates",
+    "latent_manifold",
+    "latent_traversal",
+    "loss_curves",
+]
+
+_PAD_VALUE = 0.5  # grey lines between black-background digits
+
+
+def _to_numpy(name: str, values: object) -> np.ndarray:
+    if isinstance(values, torch.Tensor):
+        return values.detach().cpu().double().numpy()
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64)
+    raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(values).__name__}")
+
+
+def _check_image_shape(image_shape: object) -> tuple[int, int]:
+    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_shape)):
+        raise ValueError(f"image_shape must be a pair of positive ints (height, width), got {image_shape!r}")
+    return int(image_shape[0]), int(image_shape[1])
+
+
+def _as_images(name: str, images: object, image_shape: tuple[int, int]) -> np.ndarray:
+    array = _to_numpy(name, images)
+    height, width = _check_image_shape(image_shape)
+    if array.ndim < 2 or math.prod(array.shape[1:]) != height * width:
+        raise ValueError(
+            f"{name} must have shape (N, {height * width}) or (N, {height}, {width}) "
+            f"for image_shape {(height, width)}, got {tuple(array.shape)}"
+        )
+    if np.isnan(array).any():
+        raise ValueError(f"{name} contains NaN")
+    return array.reshape(len(array), height, width)
+
+
+def _check_count(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def make_grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], nrow: int,
+              padding: int = 1, pad_value: float = _PAD_VALUE) -> np.ndarray:
+    """Tile images into one array, ``nrow`` images per row, row by row.
+
+    Parameters
+    ----------
+    images : torch.Tensor or numpy.ndarray
+        Shape ``(N, H * W)`` or ``(N, H, W)``.
+    image_shape : tuple of int
+        ``(H, W)``.
+    nrow : int
+        Images per row of the grid (columns); the last row is padded.
+    padding : int, default 1
+        Pixels between images and around the grid.
+    pad_value : float, default 0.5
+        Value of the padding pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(rows * (H + padding) + padding, nrow * (W + padding) + padding)``
+        with ``rows = ceil(N / nrow)``; image ``i`` sits in row ``i // nrow``,
+        column ``i % nrow``.
+    """
+    array = _as_images("images", images, image_shape)
+    nrow = _check_count("nrow", nrow)
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative int, got {padding!r}")
+    height, width = array.shape[1:]
+    rows = math.ceil(len(array) / nrow)
+    grid = np.full((rows * (height + padding) + padding, nrow * (width + padding) + padding),
+                   pad_value, dtype=np.float64)
+    for i, image in enumerate(array):
+        top = padding + (i // nrow) * (height + padding)
+        left = padding + (i % nrow) * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return grid
+
+
+def _tick_label(value: float) -> str:
+    text = f"{value:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
+def _show_grid(ax, grid: np.ndarray) -> None:
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def image_grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], nrow: int = 8,
+               title: str | None = None) -> Figure:
+    """Show images in a grid of ``nrow`` columns (see :func:`make_grid`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with one image, the grid.
+    """
+    grid = make_grid(images, image_shape, nrow)
+    fig, ax = plt.subplots(figsize=(0.6 * nrow + 0.4, 0.6 * grid.shape[0] / grid.shape[1] * nrow + 0.6))
+    _show_grid(ax, grid)
+    if title is not None:
+        ax.set_title(title)
+    return fig
+
+
+def reconstruction_grid(originals: torch.Tensor | np.ndarray,
+                        reconstructions: torch.Tensor | np.ndarray,
+                        image_shape: tuple[int, int], n: int = 8) -> Figure:
+    """The first ``n`` originals (top row) above the first ``n`` reconstructions (bottom row).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes showing ``make_grid`` of the two rows, labelled "data" and
+        "reconstruction".
+    """
+    n = _check_count("n", n)
+    data = _as_images("originals", originals, image_shape)
+    recon = _as_images("reconstructions", reconstructions, image_shape)
+    if min(len(data), len(recon)) < n:
+        raise ValueError(
+            f"n must be at most the number of images, got n={n} for {len(data)} originals "
+            f"and {len(recon)} reconstructions"
+        )
+    grid = make_grid(np.concatenate([data[:n], recon[:n]]), image_shape, n)
+    fig, ax = plt.subplots(figsize=(0.6 * n + 1.4, 1.6))
+    _show_grid(ax, grid)
+    height = image_shape[0]
+    ax.set_yticks([1 + height / 2, 2 + 1.5 * height], ["data", "reconstruction"])
+    ax.tick_params(axis="y", length=0)
+    return fig
+
+
+def _decode_mean(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    if not hasattr(model, "decode_mean") or not hasattr(model, "latent_dim"):
+        raise TypeError(
+            f"model must be one of the vaecourse.models (with decode_mean and latent_dim), "
+            f"got {type(model).__name__}"
+        )
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        images = model.decode_mean(z.to(device=device, dtype=next(model.parameters()).dtype))
+    model.train(was_training)
+    return images.cpu()
+
+
+def prior_samples(model: torch.nn.Module, n: int, image_shape: tuple[int, int],
+                  generator: torch.Generator | None = None, nrow: int | None = None) -> Figure:
+    r"""Decode ``n`` draws :math:`z \sim \mathcal N(0, I)` and show them in a grid.
+
+    For a VAE these are samples of the model (the means of :math:`p(x \mid z)`);
+    for an autoencoder, whose codes do not follow :math:`\mathcal N(0, I)`, they
+    show why its latent space is not generative.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :mod:`vaecourse.models`.
+    n : int
+        Number of samples.
+    image_shape : tuple of int
+        ``(H, W)``.
+    generator : torch.Generator, optional
+        Source of the draws.
+    nrow : int, optional
+        Images per row; default :math:`\lceil\sqrt n\rceil`.
+    """
+    n = _check_count("n", n)
+    z = torch.randn(n, getattr(model, "latent_dim", 1), generator=generator)
+    images = _decode_mean(model, z)
+    return image_grid(images, image_shape, nrow or math.ceil(math.sqrt(n)))
+
+
+def latent_scatter(mu_2d: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray,
+                   title: str | None = None) -> Figure:
+    """Scatter plot of 2-D latent codes, coloured by digit (or any integer label).
+
+    Parameters
+    ----------
+    mu_2d : torch.Tensor or numpy.ndarray
+        Shape ``(N, 2)``: for a VAE, the posterior means :math:`\\mu(x)`.
+    labels : torch.Tensor or numpy.ndarray
+        Integer labels, shape ``(N,)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes with one scatter (a PathCollection whose offsets are
+        ``mu_2d`` and whose colour array is ``labels``) and a colour bar.
+    """
+    points = _to_numpy("mu_2d", mu_2d)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"mu_2d must have shape (N, 2), got {tuple(points.shape)}")
+    classes = _to_numpy("labels", labels)
+    if classes.shape != (len(points),):
+        raise ValueError(f"labels must have shape ({len(points)},), got {tuple(classes.shape)}")
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    low, high = int(classes.min()), int(classes.max())
+    cmap = plt.get_cmap("tab10", high - low + 1)
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=classes, cmap=cmap, s=6,
+                         vmin=low - 0.5, vmax=high + 0.5)
+    fig.colorbar(scatter, ax=ax, ticks=range(low, high + 1), label="label")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    if title is not None:
+        ax.set_title(title)
+    return fig
+
+
+def manifold_coordinates(n: int) -> torch.Tensor:
+    r"""The 1-D coordinates of the latent manifold: :math:`\Phi^{-1}` of a grid on (0, 1).
+
+    .. math::
+
+        z^{(i)} = \Phi^{-1}\left(\frac{i + 1/2}{n}\right), \qquad i = 0, \dots, n - 1,
+
+    where :math:`\Phi` is the standard normal CDF: equally spaced points of
+    the unit interval, avoiding 0 and 1 (where :math:`\Phi^{-1}` is infinite),
+    mapped to equal-probability points of :math:`\mathcal N(0, 1)`, as in
+    Kingma and Welling's Fig. 4.
+
+    Returns
+    -------
+    torch.Tensor
+        Shape ``(n,)``, increasing, float64.
+    """
+    n = _check_count("n", n)
+    grid = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return torch.distributions.Normal(0.0, 1.0).icdf(grid)
+
+
+def latent_manifold(model: torch.nn.Module, image_shape: tuple[int, int], n: int = 15,
+                    dims: tuple[int, int] = (0, 1)) -> Figure:
+    r"""The learned 2-D manifold: decode a grid of latent points (Kingma and Welling, Fig. 4).
+
+    The grid is the product of :func:`manifold_coordinates`, so equal areas of
+    the figure hold equal prior probability. Column :math:`j` has
+    :math:`z_{d_1} = c_j`, row :math:`i` (from the top) has
+    :math:`z_{d_2} = c_{n-1-i}` (so :math:`z_{d_2}` increases upwards); the
+    other latent coordinates are 0.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :mod:`vaecourse.models` with ``latent_dim >= 2``.
+    image_shape : tuple of int
+        ``(H, W)``.
+    n : int, default 15
+        Points per axis.
+    dims : tuple of int, optional
+        The two latent coordinates :math:`(d_1, d_2)` that vary; the first two
+        by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes showing ``make_grid`` of the ``n * n`` decoded images, with
+        tick labels giving the :math:`z` values.
+    """
+    n = _check_count("n", n)
+    latent_dim = getattr(model, "latent_dim", 0)
+    if latent_dim < 2:
+        raise ValueError(f"latent_manifold needs a model with latent_dim >= 2, got {latent_dim}")
+    if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < latent_dim for d in dims):
+        raise ValueError(f"dims must be two different latent coordinates in [0, {latent_dim}), got {dims!r}")
+    coords = manifold_coordinates(n)
+    z = torch.zeros(n * n, latent_dim, dtype=torch.float64)
+    rows, cols = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    z[:, dims[0]] = coords[cols.flatten()]
+    z[:, dims[1]] = coords[n - 1 - rows.flatten()]
+    images = _decode_mean(model, z)
+    height, width = _check_image_shape(image_shape)
+    grid = make_grid(images, (height, width), n)
+    fig, ax = plt.subplots(figsize=(7, 7))
+    _show_grid(ax, grid)
+    centres_x = [1 + j * (width + 1) + width / 2 for j in range(n)]
+    centres_y = [1 + i * (height + 1) + height / 2 for i in range(n)]
+    labels = [_tick_label(c) for c in coords.tolist()]
+    ax.set_xticks(centres_x, labels, fontsize=7)
+    ax.set_yticks(centres_y, labels[::-1], fontsize=7)
+    ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
+    ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
+    return fig
+
+
+def latent_traversal(model: torch.nn.Module, z: torch.Tensor, dims: Sequence[int],
+                     values: Sequence[float] | torch.Tensor, image_shape: tuple[int, int]) -> Figure:
+    """Vary one latent coordinate at a time from a code ``z`` and decode.
+
+    Row ``r`` sets coordinate ``dims[r]`` of ``z`` to each of ``values`` in
+    turn (one column per value), keeping the others fixed.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :mod:`vaecourse.models`.
+    z : torch.Tensor
+        The starting code, shape ``(latent_dim,)`` or ``(1, latent_dim)``.
+    dims : list of int
+        Latent coordinates to traverse, one row each.
+    values : list of float or torch.Tensor
+        Values given to the coordinate, one column each.
+    image_shape : tuple of int
+        ``(H, W)``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes showing ``make_grid`` of ``len(dims) * len(values)`` images.
+    """
+    latent_dim = getattr(model, "latent_dim", None)
+    if not isinstance(z, torch.Tensor):
+        raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
+    code = z.detach().reshape(-1).cpu().double()
+    if latent_dim is None or code.shape != (latent_dim,):
+        raise ValueError(f"z must have shape ({latent_dim},) or (1, {latent_dim}), got {tuple(z.shape)}")
+    dims = list(dims)
+    if not dims or not all(isinstance(d, int) and 0 <= d < latent_dim for d in dims):
+        raise ValueError(f"dims must be a non-empty list of latent coordinates in [0, {latent_dim}), got {dims!r}")
+    steps = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+    if len(steps) == 0:
+        raise ValueError("values must not be empty")
+    codes = code.repeat(len(dims) * len(steps), 1)
+    for r, d in enumerate(dims):
+        codes[r * len(steps):(r + 1) * len(steps), d] = steps
+    images = _decode_mean(model, codes)
+    height, width = _check_image_shape(image_shape)
+    grid = make_grid(images, (height, width), len(steps))
+    fig, ax = plt.subplots(figsize=(0.6 * len(steps) + 1.0, 0.6 * len(dims) + 0.8))
+    _show_grid(ax, grid)
+    ax.set_xticks([1 + j * (width + 1) + width / 2 for j in range(len(steps))],
+                  [_tick_label(v) for v in steps.tolist()], fontsize=7)
+    ax.set_yticks([1 + r * (height + 1) + height / 2 for r in range(len(dims))],
+                  [f"$z_{{{d + 1}}}$" for d in dims])
+    ax.set_xlabel("value of the coordinate")
+    return fig
+
+
+def loss_curves(history: History, title: str | None = None) -> Figure:
+    """Training and test loss terms per epoch (nats per example).
+
+    One axes for the loss, and for a VAE one each for the reconstruction and
+    the KL term; each shows a "train" line and, when recorded, a "test" line.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(history, History):
+        raise TypeError(f"history must be a vaecourse.train.History, got {type(history).__name__}")
+    if history.epochs == 0:
+        raise ValueError("history is empty: train for at least one epoch")
+    terms = ["loss"] + (["reconstruction", "kl"] if history.train_kl else [])
+    fig, axes = plt.subplots(1, len(terms), figsize=(4.0 * len(terms), 3.2), squeeze=False)
+    epochs = np.arange(1, history.epochs + 1)
+    names = {"loss": "loss (negative ELBO)" if history.train_kl else "reconstruction loss",
+             "reconstruction": "reconstruction term", "kl": "KL term"}
+    for ax, term in zip(axes[0], terms):
+        ax.plot(epochs, getattr(history, f"train_{term}"), marker="o", label="train")
+        test = getattr(history, f"test_{term}")
+        if test:
+            ax.plot(epochs, test, marker="o", label="test")
+        ax.set_title(names[term])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per example")
+        ax.legend()
+    if title is not None:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
