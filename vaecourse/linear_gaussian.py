@@ -1,0 +1,290 @@
+r"""The linear-Gaussian latent variable model, where everything is exact.
+
+.. math::
+
+    p(z) = \mathcal N(0, 1), \qquad
+    p(x \mid z) = \mathcal N(w z + b,\; s^2),
+
+the one-dimensional probabilistic PCA of Tipping and Bishop (1999). Its
+marginal likelihood :math:`p(x)` and its posterior :math:`p(z \mid x)` are
+Gaussian and known in closed form, so the ELBO of any Gaussian
+:math:`q(z) = \mathcal N(m, v)` can be compared with the true
+:math:`\log p(x)` (chapters "From autoencoder to VAE" and "The ELBO").
+
+Every function works elementwise: ``x`` may be a tensor of any shape (one
+independent data point per element), and ``w``, ``b``, ``s2`` and the
+parameters of :math:`q` are numbers or tensors that broadcast with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from vaecourse._validation import check_float_tensor, check_positive
+
+__all__ = [
+    "sample",
+    "log_marginal",
+    "exact_posterior",
+    "expected_log_likelihood",
+    "elbo",
+    "elbo_monte_carlo",
+]
+
+Number = float | torch.Tensor
+
+
+def _real(name: str, value: Number, like: torch.Tensor) -> torch.Tensor:
+    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
+        raise TypeError(f"{name} must be a number or a floating-point tensor, got {type(value).__name__}")
+    if isinstance(value, torch.Tensor):
+        check_float_tensor(name, value)
+    tensor = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} must be finite, got {value}")
+    return tensor
+
+
+def _positive(name: str, value: Number, like: torch.Tensor) -> torch.Tensor:
+    # A Python number becomes a tensor of x's dtype first: torch.as_tensor(0.3) is float32.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = torch.tensor(float(value), dtype=like.dtype, device=like.device)
+    return check_positive(name, value).to(dtype=like.dtype, device=like.device)
+
+
+def _model(x: torch.Tensor, w: Number, b: Number, s2: Number):
+    check_float_tensor("x", x)
+    w_t = _real("w", w, x)
+    b_t = _real("b", b, x)
+    s2_t = _positive("s2", s2, x)
+    return w_t, b_t, s2_t
+
+
+def _log_normal(value: torch.Tensor, mean: Number, var: torch.Tensor) -> torch.Tensor:
+    return -0.5 * torch.log(2 * math.pi * var) - (value - mean) ** 2 / (2 * var)
+
+
+def sample(
+    n: int, w: float, b: float, s2: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Draw :math:`n` pairs :math:`(z, x)` from the model, in float64.
+
+    .. math::
+
+        z \sim \mathcal N(0, 1), \qquad x = w z + b + s\,\eta, \quad \eta \sim \mathcal N(0, 1).
+
+    Parameters
+    ----------
+    n : int
+        Number of pairs, at least 1.
+    w, b : float
+        Weight and bias of the decoder mean.
+    s2 : float
+        Decoder variance :math:`s^2 > 0`.
+    generator : torch.Generator, optional
+        Source of randomness, for reproducible samples.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(z, x)``, each of shape ``(n,)``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    like = torch.zeros((), dtype=torch.float64)
+    w_t, b_t, s2_t = _model(like, w, b, s2)
+    z = torch.randn(n, generator=generator, dtype=torch.float64)
+    x = w_t * z + b_t + s2_t.sqrt() * torch.randn(n, generator=generator, dtype=torch.float64)
+    return z, x
+
+
+def log_marginal(x: torch.Tensor, w: Number, b: Number, s2: Number) -> torch.Tensor:
+    r"""The exact log-evidence :math:`\log p(x)`.
+
+    Integrating out :math:`z` gives :math:`x \sim \mathcal N(b, w^2 + s^2)`, so
+
+    .. math::
+
+        \log p(x) = -\frac12 \log\left(2\pi (w^2 + s^2)\right)
+                    - \frac{(x - b)^2}{2 (w^2 + s^2)} .
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Data, any shape, floating point.
+    w, b : float or torch.Tensor
+        Decoder weight and bias.
+    s2 : float or torch.Tensor
+        Decoder variance :math:`s^2 > 0`.
+
+    Returns
+    -------
+    torch.Tensor
+        :math:`\log p(x)` in nats, elementwise.
+    """
+    w_t, b_t, s2_t = _model(x, w, b, s2)
+    var = w_t**2 + s2_t
+    return -0.5 * torch.log(2 * math.pi * var) - (x - b_t) ** 2 / (2 * var)
+
+
+def exact_posterior(x: torch.Tensor, w: Number, b: Number, s2: Number) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Mean and variance of the true posterior :math:`p(z \mid x)`.
+
+    By Bayes' rule, a Gaussian prior times a Gaussian likelihood in :math:`z`:
+
+    .. math::
+
+        p(z \mid x) = \mathcal N\left(\frac{w (x - b)}{w^2 + s^2},\;
+                                      \frac{s^2}{w^2 + s^2}\right).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Data, any shape, floating point.
+    w, b : float or torch.Tensor
+        Decoder weight and bias.
+    s2 : float or torch.Tensor
+        Decoder variance :math:`s^2 > 0`.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(mean, var)``, both broadcast to the shape of ``x``.
+    """
+    w_t, b_t, s2_t = _model(x, w, b, s2)
+    total = w_t**2 + s2_t
+    mean = w_t * (x - b_t) / total
+    var = (s2_t / total).expand_as(mean)
+    return mean, var
+
+
+def expected_log_likelihood(
+    x: torch.Tensor, w: Number, b: Number, s2: Number, q_mean: Number, q_var: Number
+) -> torch.Tensor:
+    r"""The reconstruction term :math:`\mathbb E_{z \sim q}[\log p(x \mid z)]` in closed form.
+
+    With :math:`q(z) = \mathcal N(m, v)`, :math:`\mathbb E_q[(x - wz - b)^2]
+    = (x - wm - b)^2 + w^2 v`, so
+
+    .. math::
+
+        \mathbb E_q[\log p(x \mid z)] = -\frac12 \log(2\pi s^2)
+            - \frac{(x - w m - b)^2 + w^2 v}{2 s^2} .
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Data, any shape, floating point.
+    w, b : float or torch.Tensor
+        Decoder weight and bias.
+    s2 : float or torch.Tensor
+        Decoder variance :math:`s^2 > 0`.
+    q_mean : float or torch.Tensor
+        Mean :math:`m` of :math:`q`.
+    q_var : float or torch.Tensor
+        Variance :math:`v > 0` of :math:`q` (a variance, not a standard deviation).
+
+    Returns
+    -------
+    torch.Tensor
+        In nats, elementwise.
+    """
+    w_t, b_t, s2_t = _model(x, w, b, s2)
+    m = _real("q_mean", q_mean, x)
+    v = _positive("q_var", q_var, x)
+    return -0.5 * torch.log(2 * math.pi * s2_t) - ((x - w_t * m - b_t) ** 2 + w_t**2 * v) / (2 * s2_t)
+
+
+def elbo(
+    x: torch.Tensor, w: Number, b: Number, s2: Number, q_mean: Number, q_var: Number
+) -> torch.Tensor:
+    r"""The evidence lower bound of :math:`q(z) = \mathcal N(m, v)`, in closed form.
+
+    .. math::
+
+        \mathrm{ELBO}(q) = \mathbb E_q[\log p(x \mid z)]
+            - \mathrm{KL}\left[q \,\|\, \mathcal N(0, 1)\right],
+        \qquad
+        \mathrm{KL} = \frac12\left(m^2 + v - 1 - \log v\right).
+
+    It satisfies :math:`\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\,
+    p(z \mid x)]`, so it is at most :math:`\log p(x)`, with equality exactly at
+    :math:`q = p(z \mid x)` (chapter "The ELBO").
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Data, any shape, floating point.
+    w, b : float or torch.Tensor
+        Decoder weight and bias.
+    s2 : float or torch.Tensor
+        Decoder variance :math:`s^2 > 0`.
+    q_mean : float or torch.Tensor
+        Mean :math:`m` of :math:`q`.
+    q_var : float or torch.Tensor
+        Variance :math:`v > 0` of :math:`q`.
+
+    Returns
+    -------
+    torch.Tensor
+        ELBO in nats, elementwise (a quantity to maximise; the VAE loss is its negative).
+    """
+    reconstruction = expected_log_likelihood(x, w, b, s2, q_mean, q_var)
+    m = _real("q_mean", q_mean, x)
+    v = _positive("q_var", q_var, x)
+    kl = 0.5 * (m**2 + v - 1.0 - torch.log(v))
+    return reconstruction - kl
+
+
+def elbo_monte_carlo(
+    x: torch.Tensor,
+    w: Number,
+    b: Number,
+    s2: Number,
+    q_mean: Number,
+    q_var: Number,
+    n_samples: int,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""Monte-Carlo estimate of the ELBO, as a VAE computes it: by sampling :math:`z \sim q`.
+
+    .. math::
+
+        \widehat{\mathrm{ELBO}} = \frac1K \sum_{k=1}^{K}
+            \left[\log p(x \mid z_k) + \log p(z_k) - \log q(z_k)\right],
+        \qquad z_k = m + \sqrt v\, \epsilon_k .
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Data, any shape, floating point.
+    w, b : float or torch.Tensor
+        Decoder weight and bias.
+    s2 : float or torch.Tensor
+        Decoder variance :math:`s^2 > 0`.
+    q_mean : float or torch.Tensor
+        Mean :math:`m` of :math:`q`.
+    q_var : float or torch.Tensor
+        Variance :math:`v > 0` of :math:`q`.
+    n_samples : int
+        Number of samples :math:`K \ge 1`.
+    generator : torch.Generator, optional
+        Source of :math:`\epsilon`, for reproducible estimates.
+
+    Returns
+    -------
+    torch.Tensor
+        The estimate in nats, elementwise; unbiased for :func:`elbo`.
+    """
+    w_t, b_t, s2_t = _model(x, w, b, s2)
+    m = _real("q_mean", q_mean, x)
+    v = _positive("q_var", q_var, x)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
+        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    shape = torch.broadcast_shapes(x.shape, w_t.shape, b_t.shape, s2_t.shape, m.shape, v.shape)
+    eps = torch.randn((n_samples, *shape), generator=generator, dtype=x.dtype, device=x.device)
+    z = m + v.sqrt() * eps
+    log_weight = _log_normal(x, w_t * z + b_t, s2_t) + _log_normal(z, 0.0, torch.ones_like(v)) - _log_normal(z, m, v)
+    return log_weight.mean(0)
