@@ -28,10 +28,14 @@ BUDGET_SECONDS = 60.0
 
 def execute(path: Path, write: bool) -> float:
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)
     client = NotebookClient(
         notebook,
         timeout=300,
         kernel_name="python3",
+        # No per-cell timestamps: they would change every committed notebook on every run.
+        record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()

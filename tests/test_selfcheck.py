@@ -7,10 +7,13 @@ import importlib
 import pytest
 import torch
 
-from vaecourse import selfcheck
+from vaecourse import gradients, linear_gaussian, selfcheck
 
 # Modules that may define exercise functions, searched in this order.
-MODULES = ["losses", "distributions", "symbolic", "pca", "data", "models", "train", "plotting"]
+MODULES = [
+    "losses", "distributions", "symbolic", "pca", "linear_gaussian", "gradients",
+    "data", "models", "train", "plotting",
+]
 
 
 def package_function(name: str):
@@ -39,6 +42,11 @@ WRONG_VARIANTS = [
     ("reparameterize", lambda m, lv, g: m + lv.exp() * torch.randn(m.shape, generator=g, dtype=m.dtype), "sample variance"),
     ("kl_diag_gaussian_std_normal", lambda m, lv: -0.5 * (1 + lv - m**2 - lv.exp()).sum(), "expected shape"),
     ("kl_diag_gaussian_std_normal", lambda m, lv: 0.5 * (1 + lv - m**2 - lv.exp()).sum(-1), "KL summed"),
+    # no orthonormalisation: cosines of a non-orthonormal basis are not the angles
+    ("principal_angles", lambda a, b: torch.arccos(torch.linalg.svdvals(a.T @ b).clamp(0, 1)), "same subspace"),
+    ("exact_posterior", lambda x, w, b, s2: (w / (w**2 + s2) * (x - b), torch.full_like(x, s2)), "posterior variance"),
+    ("elbo", lambda x, w, b, s2, m, v: linear_gaussian.expected_log_likelihood(x, w, b, s2, m, v), "equals log p(x)"),
+    ("score_function_gradient", lambda *args: gradients.pathwise_gradient(*args), "f times score"),
 ]
 
 

@@ -1,9 +1,22 @@
 """vaecourse: the companion package of the VAE course.
 
-One module per idea: :mod:`vaecourse.losses` (reconstruction terms and the
-negative ELBO) and :mod:`vaecourse.distributions` (Gaussian sampling and KL
-divergences). Every formula is the one shown in the book, and every function
-is tested against an independent reference.
+One module per idea, each a handful of small, tested functions:
+
+- :mod:`vaecourse.losses`: reconstruction terms and the negative ELBO;
+- :mod:`vaecourse.distributions`: Gaussian sampling and KL divergences;
+- :mod:`vaecourse.symbolic`: SymPy proofs of the book's identities;
+- :mod:`vaecourse.linear_gaussian`: the linear-Gaussian model, in closed form;
+- :mod:`vaecourse.gradients`: pathwise and score-function gradient estimators;
+- :mod:`vaecourse.pca`: principal components and principal angles;
+- :mod:`vaecourse.data`: MNIST and 8x8 digits, offline;
+- :mod:`vaecourse.models`: autoencoders and the VAE;
+- :mod:`vaecourse.train`: the training loop and log-likelihood estimates;
+- :mod:`vaecourse.plotting`: the book's figures;
+- :mod:`vaecourse.selfcheck`: the exercises' reference checks.
+
+Only the light modules are imported here; import the others explicitly
+(``from vaecourse import symbolic``), so that ``import vaecourse`` does not
+pay for SymPy or matplotlib.
 """
 
 from vaecourse import distributions, losses

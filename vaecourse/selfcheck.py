@@ -222,3 +222,225 @@ def _finite_at_logvar_80(candidate: Candidate) -> None:
     kl = candidate(torch.zeros(1, 2), torch.tensor([[-80.0, 80.0]]))
     if not torch.isfinite(kl).all():
         raise AssertionError(f"KL at log-variances -80 and 80 must be finite, got {kl.tolist()}")
+
+
+# --- the linear-Gaussian model (chapters 3 and 6) -----------------------------------
+# p(z) = N(0, 1), p(x | z) = N(w z + b, s2); references built from torch.distributions.
+
+_LG_X = torch.tensor([-2.0, 0.0, 0.5, 3.0], dtype=torch.float64)
+_LG_W, _LG_B, _LG_S2 = 1.5, -0.5, 0.3
+
+
+def _lg_posterior_reference(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # Condition the joint Gaussian of (z, x): cov(z, x) = w, var(x) = w^2 + s2.
+    var_x = _LG_W**2 + _LG_S2
+    mean = _LG_W / var_x * (x - _LG_B)
+    return mean, torch.full_like(x, 1.0 - _LG_W**2 / var_x)
+
+
+@reference_check("log_marginal")
+def _is_the_log_density_of_n_b_w2_plus_s2(candidate: Candidate) -> None:
+    expected = Normal(_LG_B, math.sqrt(_LG_W**2 + _LG_S2)).log_prob(_LG_X)
+    _assert_close(candidate(_LG_X, _LG_W, _LG_B, _LG_S2), expected, "log N(x; b, w^2 + s2)")
+
+
+@reference_check("exact_posterior")
+def _conditions_the_joint_gaussian(candidate: Candidate) -> None:
+    mean, var = candidate(_LG_X, _LG_W, _LG_B, _LG_S2)
+    expected_mean, expected_var = _lg_posterior_reference(_LG_X)
+    _assert_close(mean, expected_mean, "posterior mean w (x - b) / (w^2 + s2)")
+    _assert_close(var, expected_var, "posterior variance s2 / (w^2 + s2), one per x")
+
+
+@reference_check("elbo")
+def _equals_log_evidence_at_the_posterior(candidate: Candidate) -> None:
+    mean, var = _lg_posterior_reference(_LG_X)
+    expected = Normal(_LG_B, math.sqrt(_LG_W**2 + _LG_S2)).log_prob(_LG_X)
+    _assert_close(candidate(_LG_X, _LG_W, _LG_B, _LG_S2, mean, var), expected, "ELBO at q = p(z|x) equals log p(x)")
+
+
+@reference_check("elbo")
+def _gap_is_the_kl_to_the_posterior(candidate: Candidate) -> None:
+    q_mean = torch.tensor([0.3, -1.0, 2.0, 0.0], dtype=torch.float64)
+    q_var = torch.tensor([0.1, 1.0, 2.5, 0.4], dtype=torch.float64)
+    mean, var = _lg_posterior_reference(_LG_X)
+    log_evidence = Normal(_LG_B, math.sqrt(_LG_W**2 + _LG_S2)).log_prob(_LG_X)
+    expected = log_evidence - kl_divergence(Normal(q_mean, q_var.sqrt()), Normal(mean, var.sqrt()))
+    _assert_close(candidate(_LG_X, _LG_W, _LG_B, _LG_S2, q_mean, q_var), expected,
+                  "ELBO = log p(x) - KL(q || p(z|x)) for four Gaussians q")
+
+
+# --- gradient estimators (chapter 4) --------------------------------------------------
+# J = E_{N(mu, sigma^2)}[z^2] = mu^2 + sigma^2, so dJ/dmu = 2 mu and dJ/dlogvar = sigma^2.
+
+def _check_gradient_estimator(candidate: Candidate, n_samples: int, tol: float) -> None:
+    mu = torch.tensor([0.7, -1.0], dtype=torch.float64)
+    logvar = torch.tensor([math.log(0.5), 0.0], dtype=torch.float64)
+    per_sample_mu, per_sample_logvar = candidate(
+        lambda z: z.pow(2).sum(-1), mu, logvar, n_samples, torch.Generator().manual_seed(0))
+    if per_sample_mu.shape != (n_samples, 2):
+        raise AssertionError(f"per-sample gradients: expected shape ({n_samples}, 2), got {tuple(per_sample_mu.shape)}")
+    _assert_close(per_sample_mu.mean(0), 2 * mu, "mean gradient w.r.t. mu of E[z^2] (2 mu)", tol=tol)
+    _assert_close(per_sample_logvar.mean(0), logvar.exp(), "mean gradient w.r.t. logvar of E[z^2] (sigma^2)", tol=tol)
+
+
+@reference_check("pathwise_gradient")
+def _gradient_of_the_second_moment(candidate: Candidate) -> None:
+    _check_gradient_estimator(candidate, 100_000, tol=0.03)
+
+
+@reference_check("pathwise_gradient")
+def _per_sample_gradient_is_2z(candidate: Candidate) -> None:
+    mu, logvar = torch.tensor([0.5], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64)
+    per_sample_mu, _ = candidate(lambda z: z.pow(2).sum(-1), mu, logvar, 4, torch.Generator().manual_seed(1))
+    z = mu + torch.randn(4, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    _assert_close(per_sample_mu, 2 * z, "per-sample pathwise gradient 2 z_k, z_k = mu + sigma eps_k")
+
+
+@reference_check("score_function_gradient")
+def _gradient_of_the_second_moment_by_score(candidate: Candidate) -> None:
+    _check_gradient_estimator(candidate, 400_000, tol=0.05)
+
+
+@reference_check("score_function_gradient")
+def _per_sample_gradient_is_f_times_score(candidate: Candidate) -> None:
+    mu, logvar = torch.tensor([0.5], dtype=torch.float64), torch.tensor([math.log(4.0)], dtype=torch.float64)
+    per_sample_mu, per_sample_logvar = candidate(
+        lambda z: z.pow(2).sum(-1), mu, logvar, 4, torch.Generator().manual_seed(1))
+    z = mu + 2.0 * torch.randn(4, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    _assert_close(per_sample_mu, z**2 * (z - mu) / 4.0, "per-sample f(z) (z - mu) / sigma^2")
+    _assert_close(per_sample_logvar, z**2 * ((z - mu) ** 2 / 8.0 - 0.5), "per-sample f(z) ((z - mu)^2 / (2 sigma^2) - 1/2)")
+
+
+# --- PCA and principal angles (chapter "Dimensionality reduction") ------------------
+
+def _sorted_angles(candidate: Candidate, A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
+    angles = candidate(A, B)
+    if not isinstance(angles, torch.Tensor):
+        raise AssertionError(f"expected a torch.Tensor of angles, got {type(angles).__name__}")
+    return angles.double().sort().values
+
+
+@reference_check("principal_angles")
+def _same_subspace_in_another_basis_gives_zero(candidate: Candidate) -> None:
+    A = _inputs(6, 2, seed=10)
+    mixing = torch.tensor([[2.0, 1.0], [-1.0, 3.0]], dtype=torch.float64)
+    _assert_close(_sorted_angles(candidate, A, A @ mixing), torch.zeros(2, dtype=torch.float64),
+                  "angles between span(A) and span(A M) (the same subspace)", tol=1e-6)
+
+
+@reference_check("principal_angles")
+def _orthogonal_planes_give_right_angles(candidate: Candidate) -> None:
+    eye = torch.eye(4, dtype=torch.float64)
+    _assert_close(_sorted_angles(candidate, eye[:, :2], 5.0 * eye[:, 2:]),
+                  torch.full((2,), math.pi / 2, dtype=torch.float64),
+                  "angles between the x-y and z-w planes of R^4 (pi/2, in radians)")
+
+
+@reference_check("principal_angles")
+def _plane_tilted_by_30_degrees(candidate: Candidate) -> None:
+    tilt = math.radians(30.0)
+    plane = torch.eye(3, dtype=torch.float64)[:, :2]
+    tilted = torch.tensor([[math.cos(tilt), 0.0], [0.0, 1.0], [math.sin(tilt), 0.0]], dtype=torch.float64)
+    _assert_close(_sorted_angles(candidate, plane, tilted), torch.tensor([0.0, tilt], dtype=torch.float64),
+                  "the x-y plane against itself tilted by 30 degrees about the y axis", tol=1e-6)
+
+
+@reference_check("principal_angles")
+def _matches_scipy_subspace_angles(candidate: Candidate) -> None:
+    from scipy.linalg import subspace_angles
+
+    A, B = _inputs(8, 3, seed=11) - 0.5, _inputs(8, 3, seed=12) - 0.5
+    expected = torch.from_numpy(subspace_angles(A.numpy(), B.numpy())).sort().values
+    _assert_close(_sorted_angles(candidate, A, B), expected,
+                  "angles between two random 3-D subspaces of R^8 (scipy.linalg.subspace_angles)", tol=1e-6)
+
+
+# --- training a VAE: the latent manifold and the importance-weighted log p(x) -------------
+
+@reference_check("manifold_coordinates")
+def _inverse_normal_cdf_of_midpoints(candidate: Candidate) -> None:
+    from scipy.stats import norm
+
+    for n in (1, 4, 15):
+        expected = torch.from_numpy(norm.ppf((torch.arange(n, dtype=torch.float64).numpy() + 0.5) / n))
+        _assert_close(candidate(n), expected,
+                      f"Phi^-1((i + 1/2) / n) for n = {n} (scipy.stats.norm.ppf)", tol=1e-6)
+
+
+@reference_check("manifold_coordinates")
+def _finite_increasing_symmetric(candidate: Candidate) -> None:
+    coords = candidate(20)
+    if not torch.isfinite(coords).all():
+        raise AssertionError("the coordinates must be finite: avoid 0 and 1, where Phi^-1 is infinite")
+    if not (coords[1:] > coords[:-1]).all():
+        raise AssertionError("the coordinates must increase")
+    _assert_close(coords, -coords.flip(0), "symmetry about 0 (the grid is centred on the prior's mean)", tol=1e-6)
+
+
+_IW_S2 = 0.5
+_IW_W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])  # orthogonal columns: diagonal posterior
+_IW_B = torch.tensor([0.5, -1.0, 0.2])
+_IW_X = torch.tensor([[0.7, -1.5, 0.4], [2.0, 1.0, -0.5], [0.0, 0.0, 0.0]])
+
+
+def _linear_gaussian_vae(exact_posterior: bool):
+    """p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I) as a vaecourse VAE (probabilistic PCA)."""
+    from vaecourse.models import VAE
+
+    model = VAE(input_dim=3, hidden_dim=None, latent_dim=2, likelihood="gaussian", decoder_variance=_IW_S2)
+    with torch.no_grad():
+        model.decoder.weight.copy_(_IW_W)
+        model.decoder.bias.copy_(_IW_B)
+        model.logvar_head.weight.zero_()
+        if exact_posterior:  # p(z|x) = N(M^-1 W^T (x - b), s^2 M^-1), M = W^T W + s^2 I
+            m = torch.diagonal(_IW_W.T @ _IW_W) + _IW_S2
+            model.mu_head.weight.copy_(_IW_W.T / m[:, None])
+            model.mu_head.bias.copy_(-(_IW_W.T @ _IW_B) / m)
+            model.logvar_head.bias.copy_(torch.log(_IW_S2 / m))
+        else:  # a poor q(z|x), the same for every x
+            model.mu_head.weight.zero_()
+            model.mu_head.bias.fill_(0.3)
+            model.logvar_head.bias.fill_(math.log(2.0))
+    return model.eval()
+
+
+def _exact_log_px(x: torch.Tensor) -> torch.Tensor:
+    from torch.distributions import MultivariateNormal
+
+    return MultivariateNormal(_IW_B, _IW_W @ _IW_W.T + _IW_S2 * torch.eye(3)).log_prob(x)
+
+
+@reference_check("importance_weighted_log_px")
+def _exact_at_the_true_posterior(candidate: Candidate) -> None:
+    model = _linear_gaussian_vae(exact_posterior=True)
+    for k in (1, 7):
+        with torch.no_grad():
+            estimate = candidate(model, _IW_X, k, torch.Generator().manual_seed(k))
+        _assert_close(estimate, _exact_log_px(_IW_X),
+                      f"with q(z|x) = p(z|x) every weight is p(x), for k = {k} "
+                      "(exact log p(x) of probabilistic PCA, torch MultivariateNormal)", tol=1e-4)
+
+
+@reference_check("importance_weighted_log_px")
+def _tightens_with_k_and_stays_below_log_px(candidate: Candidate) -> None:
+    model = _linear_gaussian_vae(exact_posterior=False)
+    x = _IW_X.repeat_interleave(300, dim=0)
+    with torch.no_grad():
+        means = {k: candidate(model, x, k, torch.Generator().manual_seed(k)).reshape(3, 300).mean(1)
+                 for k in (1, 50)}
+    exact = _exact_log_px(_IW_X)
+    if not (means[1] + 0.1 < means[50]).all():
+        raise AssertionError(f"the average estimate must increase with k (log of the MEAN of the weights): "
+                             f"k=1 gives {means[1].tolist()}, k=50 gives {means[50].tolist()}")
+    if not (means[50] < exact + 0.1).all():
+        raise AssertionError(f"the average estimate must stay below log p(x) = {exact.tolist()} "
+                             f"(subtract log k), got {means[50].tolist()} for k=50")
+
+
+@reference_check("importance_weighted_log_px")
+def _converges_to_log_px(candidate: Candidate) -> None:
+    model = _linear_gaussian_vae(exact_posterior=False)
+    with torch.no_grad():
+        estimate = candidate(model, _IW_X, 20000, torch.Generator().manual_seed(0))
+    _assert_close(estimate, _exact_log_px(_IW_X), "k = 20000 against the exact log p(x)", tol=0.05)
