@@ -105,7 +105,15 @@ def _assert_close(actual: object, expected: torch.Tensor, what: str, tol: float 
     if actual.shape != expected.shape:
         raise AssertionError(f"{what}: expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}")
     if not torch.allclose(actual.double(), expected.double(), rtol=tol, atol=tol):
-        raise AssertionError(f"{what}: expected {expected.tolist()}, got {actual.tolist()}")
+        raise AssertionError(f"{what}: expected {_rounded(expected)}, got {_rounded(actual)}")
+
+
+def _rounded(values: torch.Tensor) -> list:
+    """Values to 4 significant digits: readable, and the same on every machine."""
+    def round_nested(item):
+        return [round_nested(v) for v in item] if isinstance(item, list) else float(f"{item:.4g}")
+
+    return round_nested(values.detach().double().tolist())
 
 
 def _inputs(*shape: int, seed: int) -> torch.Tensor:
@@ -168,7 +176,7 @@ def _inverts_log_of_variance(candidate: Candidate) -> None:
 def _finite_and_positive_at_80(candidate: Candidate) -> None:
     std = candidate(torch.tensor([-80.0, 80.0]))
     if not (torch.isfinite(std).all() and (std > 0).all()):
-        raise AssertionError(f"sigma at log-variance -80 and 80 must be finite and positive, got {std.tolist()}")
+        raise AssertionError(f"sigma at log-variance -80 and 80 must be finite and positive, got {_rounded(std)}")
 
 
 @reference_check("reparameterize")
@@ -221,7 +229,7 @@ def _nonnegative(candidate: Candidate) -> None:
 def _finite_at_logvar_80(candidate: Candidate) -> None:
     kl = candidate(torch.zeros(1, 2), torch.tensor([[-80.0, 80.0]]))
     if not torch.isfinite(kl).all():
-        raise AssertionError(f"KL at log-variances -80 and 80 must be finite, got {kl.tolist()}")
+        raise AssertionError(f"KL at log-variances -80 and 80 must be finite, got {_rounded(kl)}")
 
 
 # --- the linear-Gaussian model (chapters 3 and 6) -----------------------------------
@@ -432,10 +440,10 @@ def _tightens_with_k_and_stays_below_log_px(candidate: Candidate) -> None:
     exact = _exact_log_px(_IW_X)
     if not (means[1] + 0.1 < means[50]).all():
         raise AssertionError(f"the average estimate must increase with k (log of the MEAN of the weights): "
-                             f"k=1 gives {means[1].tolist()}, k=50 gives {means[50].tolist()}")
+                             f"k=1 gives {_rounded(means[1])}, k=50 gives {_rounded(means[50])}")
     if not (means[50] < exact + 0.1).all():
-        raise AssertionError(f"the average estimate must stay below log p(x) = {exact.tolist()} "
-                             f"(subtract log k), got {means[50].tolist()} for k=50")
+        raise AssertionError(f"the average estimate must stay below log p(x) = {_rounded(exact)} "
+                             f"(subtract log k), got {_rounded(means[50])} for k=50")
 
 
 @reference_check("importance_weighted_log_px")
