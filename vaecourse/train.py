@@ -155,6 +155,25 @@ def _check_common(epochs, batch_size, lr) -> None:
         raise ValueError(f"lr must be a positive number, got {lr!r}")
 
 
+def _set_up(model: torch.nn.Module, train_images: object, test_images: object, epochs: int,
+            batch_size: int, lr: float, seed: int, device: str | torch.device):
+    """Checks and state shared by both training loops.
+
+    Returns the checked (flattened) images, the device, the generator that
+    shuffles the batches and the Adam optimizer.
+    """
+    _check_common(epochs, batch_size, lr)
+    train_images = _check_images("train_images", train_images, model.input_dim)
+    if test_images is not None:
+        test_images = _check_images("test_images", test_images, model.input_dim)
+    set_seed(seed)
+    device = torch.device(device)
+    model.to(device)
+    shuffle = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    return train_images, test_images, device, shuffle, optimizer
+
+
 def _batches(n: int, batch_size: int, generator: torch.Generator | None):
     order = torch.arange(n) if generator is None else torch.randperm(n, generator=generator)
     for start in range(0, n, batch_size):
@@ -291,18 +310,11 @@ def train_vae(
             f"model must be a vaecourse.models.VAE, got {type(model).__name__}; "
             "use train_autoencoder for autoencoders"
         )
-    _check_common(epochs, batch_size, lr)
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
         raise ValueError(f"beta must be a non-negative number, got {beta!r}")
-    train_images = _check_images("train_images", train_images, model.input_dim)
-    if test_images is not None:
-        test_images = _check_images("test_images", test_images, model.input_dim)
-    set_seed(seed)
-    device = torch.device(device)
-    model.to(device)
-    shuffle = torch.Generator().manual_seed(seed)
+    train_images, test_images, device, shuffle, optimizer = _set_up(
+        model, train_images, test_images, epochs, batch_size, lr, seed, device)
     noise = _noise_generator(seed, device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history = History()
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress):
         model.train()
@@ -392,15 +404,8 @@ def train_autoencoder(
             f"loss='bce' needs a model whose decoder returns logits; {type(model).__name__} "
             "returns the reconstruction itself: use loss='mse'"
         )
-    _check_common(epochs, batch_size, lr)
-    train_images = _check_images("train_images", train_images, model.input_dim)
-    if test_images is not None:
-        test_images = _check_images("test_images", test_images, model.input_dim)
-    set_seed(seed)
-    device = torch.device(device)
-    model.to(device)
-    shuffle = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    train_images, test_images, device, shuffle, optimizer = _set_up(
+        model, train_images, test_images, epochs, batch_size, lr, seed, device)
     history = History()
     for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress):
         model.train()
