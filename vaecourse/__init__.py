@@ -12,7 +12,8 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.models`: autoencoders and the VAE;
 - :mod:`vaecourse.train`: the training loop and log-likelihood estimates;
 - :mod:`vaecourse.plotting`: the book's figures;
-- :mod:`vaecourse.selfcheck`: the exercises' reference checks.
+- :mod:`vaecourse.selfcheck`: the exercises' reference checks;
+- :mod:`vaecourse.source`: the package's source as the chapters print it.
 
 Only the light modules are imported here; import the others explicitly
 (``from vaecourse import symbolic``), so that ``import vaecourse`` does not
@@ -20,6 +21,7 @@ pay for SymPy or matplotlib.
 """
 
 from vaecourse import distributions, losses
+from vaecourse.source import show_source
 
 __version__ = "0.1.0"
-__all__ = ["distributions", "losses", "__version__"]
+__all__ = ["distributions", "losses", "show_source", "__version__"]
