@@ -1,9 +1,11 @@
 """What the book tests share: the pages of the toc, their sources, the Colab
 set-up cell, a loopback web server, and the checks the browser runs on a page.
 
-Used by tests/test_browser.py, tests/test_colab.py and
-tests/test_book_structure.py. Everything here is read from `_toc.yml`,
-`_config.yml` and `book/`, so new chapters are covered without editing a test.
+The one home of these helpers: the book tests (test_book_build,
+test_book_structure, test_browser, test_colab), test_project and
+conftest.py import them. Everything here is read from `_toc.yml`,
+`_config.yml` and `book/`, so new chapters are covered without editing a
+test.
 """
 
 from __future__ import annotations

@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
+from book_pages import ROOT
 
 # Kernels started by nbval and nbclient read the project's IPython profile,
 # which silences ipykernel's start-up log on stderr.

@@ -2,33 +2,106 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
+import pkgutil
 import re
-from pathlib import Path
+from types import ModuleType
 
-import yaml
+from book_pages import (
+    ROOT,
+    book_config,
+    expected_colab_url,
+    source_of,
+    toc_docs,
+)
+
+import vaecourse
+
+# How book/api.md asks autodoc for a module's reference.
+AUTOMODULE = re.compile(r"^\.\. automodule:: ([\w.]+)\s*$", flags=re.M)
 
 
-def toc_files(root: Path) -> list[str]:
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for chapter in part.get("chapters", []):
-            files.append(chapter["file"])
-            files.extend(section["file"] for section in chapter.get("sections", []))
-    return files
+def api_modules(api_source: str) -> list[str]:
+    """The modules book/api.md documents, in its order."""
+    return AUTOMODULE.findall(api_source)
 
 
-def test_book_builds_and_has_every_toc_page(built_book, root):
-    for doc in toc_files(root):
-        page = built_book / f"{Path(doc).with_suffix('')}.html"
+def public_names(module: ModuleType) -> list[str]:
+    """What autodoc documents with ``:members:``: ``__all__`` where the
+    module defines it, else the functions and classes defined in it."""
+    if hasattr(module, "__all__"):
+        return list(module.__all__)
+    return [
+        name for name, value in vars(module).items()
+        if not name.startswith("_")
+        and (inspect.isfunction(value) or inspect.isclass(value))
+        and value.__module__ == module.__name__
+    ]
+
+
+def missing_api_anchors(html: str, modules: list[str]) -> list[str]:
+    """Public names without their own entry on the API page.
+
+    Autodoc gives each documented object the anchor
+    ``id="<module>.<name>"``. The bare name is not enough: the chapters'
+    cross-references put it on the page many times over.
+    """
+    return [
+        f"{module}.{name}"
+        for module in modules
+        for name in public_names(importlib.import_module(module))
+        if f'id="{module}.{name}"' not in html
+    ]
+
+
+def test_book_builds_and_has_every_toc_page(built_book):
+    for doc in toc_docs():
+        page = built_book / f"{doc}.html"
         assert page.is_file(), f"{doc} in _toc.yml has no page {page}"
 
 
-def test_api_reference_documents_the_package(built_book):
+def test_api_page_lists_every_module_of_the_package():
+    documented = set(api_modules((ROOT / "book" / "api.md").read_text()))
+    modules = {
+        f"vaecourse.{info.name}"
+        for info in pkgutil.iter_modules(vaecourse.__path__)
+        if not info.name.startswith("_")
+    }
+    # A subpackage may be documented through its submodules instead.
+    undocumented = sorted(
+        module for module in modules
+        if not any(name == module or name.startswith(module + ".")
+                   for name in documented)
+    )
+    assert not undocumented, f"no automodule in book/api.md: {undocumented}"
+
+
+def test_api_reference_documents_every_public_name(built_book):
     html = (built_book / "book" / "api.html").read_text()
-    for name in ["kl_diag_gaussian_std_normal", "kl_gaussians_full", "reparameterize",
-                 "negative_elbo", "continuous_bernoulli_log_normalizer", "gaussian_nll"]:
-        assert f'id="vaecourse.' in html and name in html, f"{name} missing from the API page"
+    modules = api_modules((ROOT / "book" / "api.md").read_text())
+    missing = missing_api_anchors(html, modules)
+    assert not missing, f"no autodoc entry on the API page for {missing}"
+
+
+def test_missing_api_anchors_ignores_a_name_that_is_only_referenced():
+    # A page that only links to gaussian_nll, as the chapters do.
+    target = "vaecourse.losses.gaussian_nll"
+    html = (f'<a href="#{target}"><code>gaussian_nll</code></a>'
+            f'<span>{target}</span>')
+    missing = missing_api_anchors(html, ["vaecourse.losses"])
+    assert target in missing
+    entry = f'<dt class="sig sig-object py" id="{target}">'
+    assert target not in missing_api_anchors(html + entry,
+                                             ["vaecourse.losses"])
+
+
+def test_api_modules_reads_the_automodule_directives():
+    source = ("## `vaecourse.losses`\n\n```{eval-rst}\n"
+              ".. automodule:: vaecourse.losses\n   :members:\n```\n"
+              "See `vaecourse.models` for the networks.\n"
+              "```{eval-rst}\n.. automodule:: vaecourse.train\n```\n")
+    assert api_modules(source) == ["vaecourse.losses", "vaecourse.train"]
 
 
 def test_bibliography_lists_the_notes_sources(built_book):
@@ -40,12 +113,15 @@ def test_bibliography_lists_the_notes_sources(built_book):
         assert title.lower() in html, f"{title!r} missing from the bibliography"
 
 
-def test_notebook_pages_have_a_colab_button(built_book, root):
-    config = yaml.safe_load((root / "_config.yml").read_text())
-    repo = config["repository"]["url"].removeprefix("https://github.com/")
-    html = (built_book / "book" / "00_first_look.html").read_text()
-    expected = f"https://colab.research.google.com/github/{repo}/blob/main/book/00_first_look.ipynb"
-    assert expected in html
+def test_notebook_pages_have_a_colab_button(built_book):
+    config = book_config()
+    chapters = [doc for doc in toc_docs()
+                if source_of(doc).suffix == ".ipynb"]
+    assert chapters, "_toc.yml names no notebook"
+    for doc in chapters:
+        html = (built_book / f"{doc}.html").read_text()
+        url = expected_colab_url(doc, config)
+        assert url in html, f"{doc}.html has no Colab button to {url}"
 
 
 def test_pages_use_the_local_mathjax(built_book):
