@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -91,7 +92,7 @@ def test_reparameterize_passes_gradcheck():
     assert torch.autograd.gradcheck(sample, (mu, logvar))
 
 
-# --- KL from the standard normal ----------------------------------------------
+# --- KL from the standard normal ---------------------------------------------
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(finite, finite), min_size=1, max_size=6))
@@ -142,7 +143,7 @@ def test_kl_std_normal_finite_with_gradients_at_logvar_80():
     assert torch.isfinite(mu.grad).all() and torch.isfinite(logvar.grad).all()
 
 
-# --- KL between diagonal Gaussians ---------------------------------------------
+# --- KL between diagonal Gaussians -------------------------------------------
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(finite, finite, finite, finite), min_size=1, max_size=5))
@@ -175,7 +176,7 @@ def test_kl_diag_gaussians_finite_at_logvar_80_in_float64():
     assert torch.isfinite(kl).all()
 
 
-# --- KL between full-covariance Gaussians --------------------------------------
+# --- KL between full-covariance Gaussians ------------------------------------
 
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_kl_full_matches_torch_multivariate_normal(k):
@@ -211,3 +212,99 @@ def test_kl_full_zero_iff_equal():
     mu, cov = torch.randn(3, generator=g, dtype=torch.float64), random_spd(3, g)
     assert abs(kl_gaussians_full(mu, cov, mu, cov).item()) < 1e-12
     assert kl_gaussians_full(mu, cov, mu + 0.01, cov).item() > 0
+
+
+def test_kl_full_accepts_a_covariance_symmetric_up_to_rounding():
+    g = torch.Generator().manual_seed(3)
+    cov = random_spd(3, g)
+    rounded = cov.clone()
+    rounded[0, 1] += 1e-14  # far below any real asymmetry
+    mu = torch.zeros(3, dtype=torch.float64)
+    torch.testing.assert_close(
+        kl_gaussians_full(mu, rounded, mu, cov),
+        kl_gaussians_full(mu, cov, mu, cov), atol=1e-12, rtol=0,
+    )
+
+
+# --- bad inputs: a named error, never a silent NaN or inf --------------------
+# Each row: (call, error, message); the test id is the message.
+
+z = torch.zeros(2, 3)
+lv = torch.zeros(2, 4)
+nan = torch.tensor([[0.1, float("nan"), 0.2], [0.0, 0.0, 0.0]])
+inf = float("inf")
+spd = torch.eye(2).expand(3, 2, 2).contiguous()
+not_pd = torch.tensor([[1.0, 2.0], [2.0, 1.0]]).expand(3, 2, 2).contiguous()
+not_sym = torch.tensor([[1.0, 0.5], [0.0, 1.0]]).expand(3, 2, 2).contiguous()
+# Off by 1e-3 between the two triangles: a real asymmetry, not rounding.
+nearly_sym = torch.tensor([[1.0, 0.3], [0.301, 1.0]]).expand(3, 2, 2)
+m2 = torch.zeros(3, 2)
+
+BAD_INPUTS = [
+    (lambda: kl_diag_gaussian_std_normal(z, lv), ValueError,
+     "mu and logvar must have the same shape, got (2, 3) and (2, 4)"),
+    (lambda: kl_diag_gaussian_std_normal(nan, z), ValueError,
+     "mu contains NaN"),
+    (lambda: kl_diag_gaussian_std_normal(z, z.int()), TypeError,
+     "logvar must be a floating-point tensor, got dtype torch.int32"),
+    # exp(+inf) - inf is NaN; a variance of 0 has an infinite KL.
+    (lambda: kl_diag_gaussian_std_normal(z, torch.full((2, 3), inf)),
+     ValueError, "logvar must be finite, found inf"),
+    (lambda: kl_diag_gaussian_std_normal(z, torch.full((2, 3), -inf)),
+     ValueError, "logvar must be finite, found -inf"),
+    (lambda: kl_diag_gaussian_std_normal(z + inf, z), ValueError,
+     "mu must be finite, found inf"),
+    (lambda: kl_diag_gaussians(z, z, z, lv), ValueError,
+     "mu_p and logvar_p must have the same shape, got (2, 3) and (2, 4)"),
+    (lambda: kl_diag_gaussians(z, z, lv, lv), ValueError,
+     "mu_q and mu_p must have the same shape, got (2, 3) and (2, 4)"),
+    (lambda: kl_diag_gaussians(z, z - inf, z, z), ValueError,
+     "logvar_q must be finite, found -inf"),
+    (lambda: kl_diag_gaussians(z, z, z, z + inf), ValueError,
+     "logvar_p must be finite, found inf"),
+    (lambda: reparameterize(z, lv), ValueError,
+     "mu and logvar must have the same shape, got (2, 3) and (2, 4)"),
+    (lambda: reparameterize(z, nan), ValueError, "logvar contains NaN"),
+    (lambda: reparameterize(z, z + inf), ValueError,
+     "logvar must be finite, found inf"),
+    (lambda: std_to_logvar(torch.tensor([1.0, -0.5])), ValueError,
+     "std must be positive, got minimum -0.5"),
+    (lambda: std_to_logvar(torch.tensor([1.0, 0.0])), ValueError,
+     "std must be positive, got minimum 0"),
+    (lambda: std_to_logvar(torch.tensor([1.0, inf])), ValueError,
+     "std must be finite, found inf"),
+    (lambda: std_to_logvar(0.5), TypeError,
+     "std must be a torch.Tensor, got float"),
+    (lambda: kl_gaussians_full(m2, spd, m2, not_pd), ValueError,
+     "cov_p is not positive definite"),
+    (lambda: kl_gaussians_full(m2, not_pd, m2, spd), ValueError,
+     "cov_q is not positive definite"),
+    (lambda: kl_gaussians_full(m2, not_sym, m2, spd), ValueError,
+     "cov_q is not symmetric"),
+    (lambda: kl_gaussians_full(m2, spd, m2, nearly_sym), ValueError,
+     "cov_p is not symmetric"),
+    (lambda: kl_gaussians_full(m2, spd[:, :1], m2, spd[:, :1]), ValueError,
+     "cov_q must be a square matrix (..., k, k), got shape (3, 1, 2)"),
+    (lambda: kl_gaussians_full(m2, spd.where(spd == 0, inf), m2, spd),
+     ValueError, "cov_q must be finite, found inf"),
+    (lambda: kl_gaussians_full(torch.zeros(3, 3), spd, torch.zeros(3, 3),
+                               spd),
+     ValueError, "cov_q must have shape (..., k, k) matching mu_q (..., k), "
+     "got (3, 2, 2) and (3, 3)"),
+    # The right k but another batch shape, broadcastable or not.
+    (lambda: kl_gaussians_full(torch.zeros(2), spd, torch.zeros(2), spd),
+     ValueError, "cov_q must have shape (..., k, k) matching mu_q (..., k), "
+     "got (3, 2, 2) and (2,)"),
+    (lambda: kl_gaussians_full(torch.zeros(4, 2), spd, torch.zeros(4, 2),
+                               spd),
+     ValueError, "cov_q must have shape (..., k, k) matching mu_q (..., k), "
+     "got (3, 2, 2) and (4, 2)"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
+)
+def test_bad_input_raises_a_named_error(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 from torch.distributions import Normal
@@ -122,19 +124,49 @@ def test_results_are_reproducible_with_a_generator():
 
 
 MU1, LV1 = one_dim()
+SIN = OBJECTIVES["sin"]
+INF = float("inf")
 BAD_INPUTS = [
-    (lambda e: e("not a function", MU1, LV1, 10), TypeError, "f must be a function"),
-    (lambda e: e(OBJECTIVES["sin"], [0.0], LV1, 10), TypeError, "mu must be a torch.Tensor"),
-    (lambda e: e(OBJECTIVES["sin"], MU1, torch.tensor([0]), 10), TypeError, "logvar must be a floating-point"),
-    (lambda e: e(OBJECTIVES["sin"], MU1, torch.zeros(2, dtype=torch.float64), 10), ValueError, "same shape"),
-    (lambda e: e(OBJECTIVES["sin"], torch.tensor([float("nan")]), LV1, 10), ValueError, "mu contains NaN"),
-    (lambda e: e(OBJECTIVES["sin"], MU1, LV1, 1), ValueError, "n_samples must be an integer >= 2"),
-    (lambda e: e(lambda z: z, MU1, LV1, 10), ValueError, r"f must return one value per sample, shape \(10,\)"),
+    (lambda e: e("not a function", MU1, LV1, 10), TypeError,
+     "f must be a function of z, got str"),
+    (lambda e: e(SIN, [0.0], LV1, 10), TypeError,
+     "mu must be a torch.Tensor, got list"),
+    (lambda e: e(SIN, MU1, torch.tensor([0]), 10), TypeError,
+     "logvar must be a floating-point tensor, got dtype torch.int64"),
+    (lambda e: e(SIN, MU1, torch.zeros(2, dtype=torch.float64), 10),
+     ValueError, "mu and logvar must have the same shape, got (1,) and (2,)"),
+    (lambda e: e(SIN, torch.tensor([float("nan")]), LV1, 10), ValueError,
+     "mu contains NaN"),
+    (lambda e: e(SIN, MU1, LV1 + INF, 10), ValueError,
+     "logvar must be finite, found inf"),
+    (lambda e: e(SIN, MU1, LV1 - INF, 10), ValueError,
+     "logvar must be finite, found -inf"),
+    # A variance of the per-sample estimates needs two samples.
+    (lambda e: e(SIN, MU1, LV1, 1), ValueError,
+     "n_samples must be at least 2, got 1"),
+    (lambda e: e(SIN, MU1, LV1, 10.0), TypeError,
+     "n_samples must be an integer, got float 10.0"),
+    (lambda e: e(SIN, MU1, LV1, True), TypeError,
+     "n_samples must be an integer, got bool True"),
+    (lambda e: e(lambda z: z, MU1, LV1, 10), ValueError,
+     "f must return one value per sample, shape (10,), got (10, 1)"),
 ]
 
 
 @pytest.mark.parametrize("estimator", ESTIMATORS)
-@pytest.mark.parametrize("call, error, message", BAD_INPUTS, ids=[m for _, _, m in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
+)
 def test_bad_inputs_raise_a_clear_error(estimator, call, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         call(ESTIMATORS[estimator])
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS)
+def test_n_samples_may_be_a_numpy_integer(estimator):
+    a = ESTIMATORS[estimator](SIN, MU1, LV1, np.int64(4),
+                              torch.Generator().manual_seed(6))
+    b = ESTIMATORS[estimator](SIN, MU1, LV1, 4,
+                              torch.Generator().manual_seed(6))
+    assert a.per_sample_mu.shape == (4, 1)
+    assert torch.equal(a.per_sample_mu, b.per_sample_mu)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -129,23 +131,66 @@ def test_functions_broadcast_over_parameters():
     assert mean.shape == var.shape == (3,)
 
 
+INF, NAN = float("inf"), float("nan")
+X32 = X.float()
 BAD_INPUTS = [
-    (lambda: log_marginal([1.0], W, B, S2), TypeError, "x must be a torch.Tensor"),
-    (lambda: log_marginal(torch.tensor([1]), W, B, S2), TypeError, "x must be a floating-point tensor"),
-    (lambda: log_marginal(torch.tensor([float("nan")]), W, B, S2), ValueError, "x contains NaN"),
-    (lambda: log_marginal(X, "1", B, S2), TypeError, "w must be a number"),
-    (lambda: log_marginal(X, True, B, S2), TypeError, "w must be a number"),
-    (lambda: log_marginal(X, W, float("inf"), S2), ValueError, "b must be finite"),
-    (lambda: log_marginal(X, W, B, 0.0), ValueError, "s2 must be positive"),
-    (lambda: exact_posterior(X, W, B, -1.0), ValueError, "s2 must be positive"),
-    (lambda: elbo(X, W, B, S2, 0.0, 0.0), ValueError, "q_var must be positive"),
-    (lambda: elbo(X, W, B, S2, float("nan"), 1.0), ValueError, "q_mean must be finite"),
-    (lambda: elbo_monte_carlo(X, W, B, S2, 0.0, 1.0, n_samples=0), ValueError, "n_samples must be a positive integer"),
-    (lambda: sample(0, W, B, S2), ValueError, "n must be a positive integer"),
+    (lambda: log_marginal([1.0], W, B, S2), TypeError,
+     "x must be a torch.Tensor, got list"),
+    (lambda: log_marginal(torch.tensor([1]), W, B, S2), TypeError,
+     "x must be a floating-point tensor, got dtype torch.int64"),
+    (lambda: log_marginal(torch.tensor([NAN]), W, B, S2), ValueError,
+     "x contains NaN"),
+    (lambda: log_marginal(torch.tensor([INF]), W, B, S2), ValueError,
+     "x must be finite, found inf"),
+    (lambda: log_marginal(X, "1", B, S2), TypeError,
+     "w must be a real number, got str '1'"),
+    (lambda: log_marginal(X, True, B, S2), TypeError,
+     "w must be a real number, got bool True"),
+    (lambda: log_marginal(X, torch.tensor([1]), B, S2), TypeError,
+     "w must be a floating-point tensor, got dtype torch.int64"),
+    (lambda: log_marginal(X, W, INF, S2), ValueError,
+     "b must be finite, got inf"),
+    (lambda: log_marginal(X, W, torch.tensor([0.0, -INF]), S2), ValueError,
+     "b must be finite, found -inf"),
+    (lambda: log_marginal(X32, 1e39, B, S2), ValueError,
+     "w must be finite in torch.float32, the dtype of x: 1e+39 overflows"),
+    (lambda: log_marginal(X, W, B, 0.0), ValueError,
+     "s2 must be positive, got minimum 0"),
+    (lambda: log_marginal(X, W, B, INF), ValueError,
+     "s2 must be finite, got inf"),
+    (lambda: log_marginal(X32, W, B, 1e-50), ValueError,
+     "s2 must be positive and finite in torch.float32, the dtype of the "
+     "data: 1e-50 becomes 0.0"),
+    (lambda: exact_posterior(X, W, B, -1.0), ValueError,
+     "s2 must be positive, got minimum -1"),
+    (lambda: elbo(X, W, B, S2, 0.0, 0.0), ValueError,
+     "q_var must be positive, got minimum 0"),
+    (lambda: elbo(X, W, B, S2, NAN, 1.0), ValueError,
+     "q_mean must be a number, got NaN"),
+    (lambda: elbo(X, W, B, S2, torch.tensor([NAN]), 1.0), ValueError,
+     "q_mean contains NaN"),
+    (lambda: elbo_monte_carlo(X, W, B, S2, 0.0, 1.0, n_samples=0),
+     ValueError, "n_samples must be at least 1, got 0"),
+    (lambda: elbo_monte_carlo(X, W, B, S2, 0.0, 1.0, n_samples=2.0),
+     TypeError, "n_samples must be an integer, got float 2.0"),
+    (lambda: sample(0, W, B, S2), ValueError, "n must be at least 1, got 0"),
+    (lambda: sample("3", W, B, S2), TypeError,
+     "n must be an integer, got str '3'"),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD_INPUTS, ids=[m for _, _, m in BAD_INPUTS])
+@pytest.mark.parametrize(
+    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
+)
 def test_bad_inputs_raise_a_clear_error(call, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+def test_parameters_may_be_numpy_numbers_and_0_d_tensors():
+    expected = log_marginal(X, W, B, S2)
+    for w, s2 in [(np.float32(W), np.float64(S2)),
+                  (torch.tensor(W), torch.tensor(S2, dtype=torch.float64))]:
+        torch.testing.assert_close(log_marginal(X, w, B, s2), expected)
+    z, _ = sample(np.int64(3), W, B, S2)
+    assert z.shape == (3,)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 
+import mpmath
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
@@ -21,16 +24,18 @@ from vaecourse.losses import (
     gaussian_nll,
     mean_squared_error,
     negative_elbo,
+    reconstruction_nll,
     sum_of_squares,
 )
 
 
 def batch(*shape, seed=0, low=0.0, high=1.0):
     g = torch.Generator().manual_seed(seed)
-    return low + (high - low) * torch.rand(*shape, generator=g, dtype=torch.float64)
+    uniform = torch.rand(shape, generator=g, dtype=torch.float64)
+    return low + (high - low) * uniform
 
 
-# --- squared error ---------------------------------------------------------------
+# --- squared error -----------------------------------------------------------
 
 def test_sum_of_squares_is_a_sum_not_a_norm():
     x = torch.tensor([[0.0, 0.0]])
@@ -46,7 +51,7 @@ def test_squared_error_matches_torch_mse():
     torch.testing.assert_close(mean_squared_error(x, x_hat), per_example.mean(1))
 
 
-# --- Gaussian NLL ----------------------------------------------------------------
+# --- Gaussian NLL ------------------------------------------------------------
 
 @pytest.mark.parametrize("variance", [0.01, 1.0, 7.5])
 def test_gaussian_nll_matches_torch_normal(variance):
@@ -69,7 +74,7 @@ def test_gaussian_nll_with_per_pixel_variance():
     torch.testing.assert_close(gaussian_nll(x, x_hat, var), expected)
 
 
-# --- Bernoulli -------------------------------------------------------------------
+# --- Bernoulli ---------------------------------------------------------------
 
 def test_bernoulli_nll_matches_torch_bernoulli_on_binary_data():
     probs = batch(5, 8, seed=9, low=0.01, high=0.99)
@@ -109,7 +114,7 @@ def test_bernoulli_nll_is_finite_at_saturated_probabilities():
     assert torch.isfinite(bernoulli_nll(x, torch.tensor([[0.0, 1.0]]))).all()
 
 
-# --- continuous Bernoulli ----------------------------------------------------------
+# --- continuous Bernoulli ----------------------------------------------------
 
 @pytest.mark.parametrize("logit", [-20.0, -3.0, -0.5, -1e-4, 0.0, 1e-5, 0.3, 2.0, 15.0])
 def test_continuous_bernoulli_normaliser_integrates_density_to_one(logit):
@@ -131,13 +136,15 @@ def test_continuous_bernoulli_nll_matches_torch_distribution():
 
 
 def test_continuous_bernoulli_log_normaliser_is_smooth_at_one_half():
-    logits = torch.tensor([-2e-3, -1e-3, -5e-4, 0.0, 5e-4, 1e-3, 2e-3], dtype=torch.float64)
+    logits = torch.tensor([-2e-3, -1e-3, -5e-4, 0.0, 5e-4, 1e-3, 2e-3],
+                          dtype=torch.float64)
     values = continuous_bernoulli_log_normalizer(logits)
-    expected = math.log(2) + logits**2 / 12 - logits**4 / 1440
-    torch.testing.assert_close(values, expected, rtol=0, atol=1e-13)
+    # log(l / tanh(l/2)) = log 2 + l^2/12 - 7 l^4/1440 + O(l^6) (SymPy).
+    expected = math.log(2) + logits**2 / 12 - 7 * logits**4 / 1440
+    torch.testing.assert_close(values, expected, rtol=0, atol=3e-16)
 
 
-# --- the negative ELBO -------------------------------------------------------------
+# --- the negative ELBO -------------------------------------------------------
 
 def test_negative_elbo_follows_the_course_convention():
     g = torch.Generator().manual_seed(0)
@@ -200,3 +207,379 @@ def test_gaussian_nll_keeps_a_python_variance_at_full_precision():
     x, x_hat = batch(2, 3, seed=30), batch(2, 3, seed=31)
     expected = sum_of_squares(x, x_hat) / (2 * 0.2) + 3 / 2 * math.log(2 * math.pi * 0.2)
     torch.testing.assert_close(gaussian_nll(x, x_hat, 0.2), expected, rtol=1e-14, atol=0)
+
+
+# --- saturated probabilities: as F.binary_cross_entropy ----------------------
+
+def bce_by_hand(x: float, p: float) -> float:
+    """-[x log p + (1 - x) log(1 - p)], each log clamped at -100."""
+    log_p = max(math.log(p), -100.0) if p > 0 else -100.0
+    log_1mp = max(math.log1p(-p), -100.0) if p < 1 else -100.0
+    return -(x * log_p + (1 - x) * log_1mp)
+
+
+# (x, p): saturated p equal to x, saturated p far from x, grey x.
+SATURATED = [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.3, 0.0),
+             (0.3, 1.0), (0.5, 0.5), (1.0, 0.25)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_bce_at_saturated_probabilities_matches_torch_values_and_gradients(
+    dtype,
+):
+    x = torch.tensor([[x for x, _ in SATURATED]], dtype=dtype)
+    probs = torch.tensor([[p for _, p in SATURATED]], dtype=dtype)
+    ours = probs.clone().requires_grad_()
+    reference = probs.clone().requires_grad_()
+    loss = bernoulli_nll(x, ours)
+    loss.sum().backward()
+    expected = F.binary_cross_entropy(reference, x, reduction="none")
+    expected.sum().backward()
+    torch.testing.assert_close(loss, expected.sum(1, keepdim=False))
+    assert torch.isfinite(ours.grad).all()
+    torch.testing.assert_close(ours.grad, reference.grad)
+    # Independent of torch: the clamped formula and its gradient
+    # (p - x) / max(p (1 - p), 1e-12), 0 where p = x.
+    by_hand = sum(bce_by_hand(x, p) for x, p in SATURATED)
+    assert loss.item() == pytest.approx(by_hand, rel=1e-6)
+    grad = [(p - x) / max(p * (1 - p), 1e-12) for x, p in SATURATED]
+    torch.testing.assert_close(
+        ours.grad[0], torch.tensor(grad, dtype=dtype), rtol=1e-6, atol=0
+    )
+
+
+def test_bce_of_a_certain_wrong_pixel_is_100_nats():
+    # The log clamp of F.binary_cross_entropy: -log(0) counts as 100.
+    x = torch.tensor([[1.0, 0.0]])
+    loss = bernoulli_nll(x, torch.tensor([[0.0, 1.0]]))
+    assert loss.item() == 200.0
+
+
+def test_bce_of_a_float32_sigmoid_that_reached_one():
+    logits = torch.tensor([[17.0, 20.0, 40.0]], requires_grad=True)
+    probs = torch.sigmoid(logits)
+    assert (probs == 1.0).all()  # rounded to 1 in float32
+    x = torch.ones(1, 3)
+    loss = bernoulli_nll(x, probs)
+    loss.sum().backward()
+    assert loss.item() == 0.0
+    assert torch.isfinite(logits.grad).all()
+    assert (logits.grad == 0).all()
+
+
+# --- image batches (B, C, H, W): every pixel of every channel is summed ------
+
+def images(seed: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+    return batch(2, 3, 4, 5, seed=seed, low=low, high=high)
+
+
+def test_squared_error_sums_over_every_axis_of_an_image_batch():
+    x, x_hat = images(40), images(41)
+    per_example = (x - x_hat).pow(2).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(sum_of_squares(x, x_hat), per_example)
+    torch.testing.assert_close(mean_squared_error(x, x_hat), per_example / 60)
+
+
+def test_gaussian_nll_of_an_image_batch_matches_torch_normal():
+    x, x_hat = images(42), images(43)
+    expected = -Independent(Normal(x_hat, math.sqrt(0.3)), 3).log_prob(x)
+    torch.testing.assert_close(gaussian_nll(x, x_hat, 0.3), expected)
+
+
+def test_gaussian_nll_of_an_image_batch_with_per_channel_variance():
+    x, x_hat = images(44), images(45)
+    var = torch.tensor([0.1, 1.0, 3.0], dtype=torch.float64).reshape(3, 1, 1)
+    std = var.sqrt().expand(3, 4, 5)
+    expected = -Independent(Normal(x_hat, std), 3).log_prob(x)
+    torch.testing.assert_close(gaussian_nll(x, x_hat, var), expected)
+
+
+def test_bce_of_an_image_batch_matches_torch_bernoulli():
+    x = (images(46) > 0.5).double()
+    logits = images(47, low=-4.0, high=4.0)
+    expected = -Independent(Bernoulli(logits=logits), 3).log_prob(x)
+    torch.testing.assert_close(bernoulli_nll_with_logits(x, logits), expected)
+    torch.testing.assert_close(
+        bernoulli_nll(x, torch.sigmoid(logits)), expected
+    )
+
+
+def test_continuous_bernoulli_nll_of_an_image_batch_matches_torch():
+    x, logits = images(48), images(49, low=-4.0, high=4.0)
+    expected = -Independent(ContinuousBernoulli(logits=logits), 3).log_prob(x)
+    torch.testing.assert_close(
+        continuous_bernoulli_nll_with_logits(x, logits), expected
+    )
+
+
+# --- the continuous Bernoulli log-normaliser: value and gradient -------------
+
+LOGITS = [0.0, 1e-6, 1e-4, 1e-3, 3e-3, 0.01, 0.1, 0.2, 0.22, 0.25, 0.5,
+          0.9, 0.91, 0.95, 1.0, 3.0, 10.0, 100.0, 1e4]
+
+
+def log_normaliser_and_gradient(logit: float) -> tuple[float, float]:
+    """log(l / tanh(l/2)) and its derivative 1/l - 1/sinh(l), 50 digits."""
+    if logit == 0:
+        return math.log(2), 0.0
+    with mpmath.workdps(50):
+        ell = mpmath.mpf(logit)
+        value = mpmath.log(ell / mpmath.tanh(ell / 2))
+        return float(value), float(1 / ell - 1 / mpmath.sinh(ell))
+
+
+@pytest.mark.parametrize(
+    "dtype, value_rtol, gradient_rtol",
+    [(torch.float32, 2.5e-7, 1.5e-6), (torch.float64, 5e-16, 5e-14)],
+    ids=["float32", "float64"],
+)
+def test_log_normaliser_value_and_gradient_match_50_digit_arithmetic(
+    dtype, value_rtol, gradient_rtol
+):
+    logits = torch.tensor(LOGITS + [-v for v in LOGITS[1:]], dtype=dtype)
+    logits.requires_grad_()
+    values = continuous_bernoulli_log_normalizer(logits)
+    values.sum().backward()
+    # The reference is taken at the logit as rounded to dtype.
+    reference = [log_normaliser_and_gradient(v) for v in logits.tolist()]
+    expected_values = torch.tensor([v for v, _ in reference], dtype=dtype)
+    expected_grads = torch.tensor([g for _, g in reference], dtype=dtype)
+    torch.testing.assert_close(
+        values.detach(), expected_values, rtol=value_rtol, atol=0
+    )
+    torch.testing.assert_close(
+        logits.grad, expected_grads, rtol=gradient_rtol, atol=1e-30
+    )
+
+
+def test_log_normaliser_gradient_is_finite_and_exact_at_zero():
+    logits = torch.zeros(3, requires_grad=True)
+    continuous_bernoulli_log_normalizer(logits).sum().backward()
+    assert logits.grad.tolist() == [0.0, 0.0, 0.0]
+
+
+def continuous_bernoulli_nll_by_hand(x: float, logit: float) -> float:
+    """softplus(l) - x l - log C(l), in 50-digit arithmetic."""
+    with mpmath.workdps(50):
+        ell = mpmath.mpf(logit)
+        bce = mpmath.log1p(mpmath.exp(ell)) - x * ell
+        return float(bce - mpmath.log(ell / mpmath.tanh(ell / 2)))
+
+
+def test_continuous_bernoulli_nll_at_large_logits():
+    # Beyond |logit| 15 torch.distributions.ContinuousBernoulli loses its
+    # normaliser (sigmoid rounds to 1); 50-digit arithmetic is the reference.
+    logits = torch.tensor([[-300.0, -60.0, -20.0, 16.0, 25.0, 80.0]],
+                          dtype=torch.float64)
+    x = torch.tensor([[0.0, 0.1, 0.5, 0.9, 1.0, 0.7]], dtype=torch.float64)
+    expected = sum(
+        continuous_bernoulli_nll_by_hand(a, b)
+        for a, b in zip(x[0].tolist(), logits[0].tolist())
+    )
+    ours = continuous_bernoulli_nll_with_logits(x, logits)
+    assert ours.item() == pytest.approx(expected, rel=1e-12)
+
+
+# --- beta of any real kind ---------------------------------------------------
+
+@pytest.mark.parametrize(
+    "beta",
+    [0.5, np.float32(0.5), np.float64(0.5), torch.tensor(0.5),
+     torch.tensor(0.5, dtype=torch.float64)],
+    ids=["float", "numpy float32", "numpy float64", "0-d tensor",
+         "0-d float64 tensor"],
+)
+def test_negative_elbo_takes_beta_as_any_real_number(beta):
+    g = torch.Generator().manual_seed(5)
+    x = (torch.rand(3, 8, generator=g) > 0.5).float()
+    logits = torch.randn(3, 8, generator=g)
+    mu, logvar = torch.randn(3, 2, generator=g), torch.randn(3, 2, generator=g)
+    terms = negative_elbo(x, logits, mu, logvar, beta=beta)
+    expected = terms.reconstruction + 0.5 * terms.kl
+    torch.testing.assert_close(terms.loss, expected)
+    assert terms.loss.dtype == torch.float32
+
+
+# --- the decoder variance: the shapes it may have ----------------------------
+
+@pytest.mark.parametrize(
+    "shape", [(), (1,), (1, 1), (5,), (4, 5), (4, 1), (1, 5)], ids=str
+)
+def test_gaussian_nll_takes_variances_that_broadcast_to_one_example(shape):
+    x, x_hat = batch(3, 4, 5, seed=50), batch(3, 4, 5, seed=51)
+    var = batch(*shape, seed=52, low=0.2, high=2.0)
+    std = var.sqrt().expand(4, 5)
+    expected = -Independent(Normal(x_hat, std), 2).log_prob(x)
+    torch.testing.assert_close(gaussian_nll(x, x_hat, var), expected)
+
+
+def test_a_variance_of_shape_batch_is_per_pixel_when_batch_equals_pixels():
+    # Documented: a variance of shape x.shape[1:] is per pixel, even when
+    # that shape happens to be (batch,).
+    x, x_hat = batch(3, 3, seed=53), batch(3, 3, seed=54)
+    var = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    expected = -Independent(Normal(x_hat, var.sqrt()), 1).log_prob(x)
+    torch.testing.assert_close(gaussian_nll(x, x_hat, var), expected)
+
+
+def test_a_variance_that_survives_in_float32_is_accepted():
+    x = torch.zeros(1, 2)
+    nll = gaussian_nll(x, x, 1e-30)  # a normal float32 number
+    expected = 2 * 0.5 * math.log(2 * math.pi * torch.tensor(1e-30).item())
+    assert nll.item() == pytest.approx(expected, rel=1e-6)
+
+
+# --- bad inputs: a named error, never a silent NaN ---------------------------
+# Each row: (call, error, message); the test id is the message.
+
+x = torch.rand(2, 3, generator=torch.Generator().manual_seed(0))
+z = torch.zeros(2, 3)
+lv = torch.zeros(2, 4)
+nan = torch.tensor([[0.1, float("nan"), 0.2], [0.0, 0.0, 0.0]])
+inf, ones = float("inf"), torch.ones(2, 3)
+empty = torch.zeros(0, 3)
+LOSSES = {
+    "sum_of_squares": sum_of_squares,
+    "mean_squared_error": mean_squared_error,
+    "gaussian_nll": gaussian_nll,
+    "bernoulli_nll": bernoulli_nll,
+    "bernoulli_nll_with_logits": bernoulli_nll_with_logits,
+    "continuous_bernoulli_nll_with_logits":
+        continuous_bernoulli_nll_with_logits,
+}
+
+BAD_INPUTS = [
+    (lambda: sum_of_squares(x, torch.rand(2, 4)), ValueError,
+     "x and x_hat must have the same shape, got (2, 3) and (2, 4)"),
+    (lambda: mean_squared_error(x, torch.rand(3, 3)), ValueError,
+     "x and x_hat must have the same shape, got (2, 3) and (3, 3)"),
+    (lambda: sum_of_squares(torch.ones(2, 3, dtype=torch.int64), x),
+     TypeError, "x must be a floating-point tensor, got dtype torch.int64"),
+    (lambda: sum_of_squares(x.numpy(), x), TypeError,
+     "x must be a torch.Tensor, got ndarray"),
+    (lambda: sum_of_squares(nan, x), ValueError, "x contains NaN"),
+    (lambda: sum_of_squares(x, x * inf), ValueError,
+     "x_hat must be finite, found inf"),
+    (lambda: sum_of_squares(torch.rand(3), torch.rand(3)), ValueError,
+     "x must have shape (batch, ...) with at least 2 dimensions"),
+    (lambda: sum_of_squares(x, x.double()), ValueError,
+     "x and x_hat must have the same dtype, got torch.float32 and "
+     "torch.float64"),
+    (lambda: bernoulli_nll(x.double(), x), ValueError,
+     "x and probs must have the same dtype, got torch.float64 and "
+     "torch.float32"),
+    # An empty batch: the mean over it would be NaN.
+    (lambda: negative_elbo(empty, empty, torch.zeros(0, 2),
+                           torch.zeros(0, 2)),
+     ValueError, "x must hold at least one example, got a batch of size 0 "
+     "(shape (0, 3))"),
+    # The decoder variance.
+    (lambda: gaussian_nll(x, z, -1.0), ValueError,
+     "variance must be positive, got minimum -1"),
+    (lambda: gaussian_nll(x, z, 0.0), ValueError,
+     "variance must be positive, got minimum 0"),
+    (lambda: gaussian_nll(x, z, "1"), TypeError,
+     "variance must be a real number, got str '1'"),
+    (lambda: gaussian_nll(x, z, inf), ValueError,
+     "variance must be finite, got inf"),
+    (lambda: gaussian_nll(x, z, torch.tensor([1.0, inf, 1.0])), ValueError,
+     "variance must be finite, found inf"),
+    (lambda: gaussian_nll(x, z, 1e-50), ValueError,
+     "variance must be positive and finite in torch.float32, the dtype of "
+     "the data: 1e-50 becomes 0.0"),
+    (lambda: gaussian_nll(x, z, torch.tensor([1e-50], dtype=torch.float64)),
+     ValueError, "variance must be positive and finite in torch.float32"),
+    (lambda: gaussian_nll(x, z, 1e39), ValueError,
+     "variance must be positive and finite in torch.float32, the dtype of "
+     "the data: 1e+39 becomes inf"),
+    (lambda: gaussian_nll(x, z, torch.ones(2)), ValueError,
+     "variance must be a number or a tensor broadcastable to one example's "
+     "shape (3,), got shape (2,)"),
+    (lambda: gaussian_nll(x, z, torch.ones(2, 3)), ValueError,
+     "variance must be a number or a tensor broadcastable to one example's "
+     "shape (3,), got shape (2, 3)"),
+    (lambda: gaussian_nll(x, z, torch.ones(1, 1)), ValueError,
+     "variance must be a number or a tensor broadcastable to one example's "
+     "shape (3,), got shape (1, 1)"),
+    (lambda: gaussian_nll(torch.ones(2, 3, 4), torch.ones(2, 3, 4),
+                          torch.ones(2, 1)),
+     ValueError, "variance must be a number or a tensor broadcastable to one "
+     "example's shape (3, 4), got shape (2, 1)"),
+    # Probabilities, targets and logits.
+    (lambda: bernoulli_nll(x, torch.full((2, 3), 1.5)), ValueError,
+     "probs must lie in [0, 1], found values in [1.5, 1.5]"),
+    (lambda: bernoulli_nll(x, torch.full((2, 3), -0.1)), ValueError,
+     "probs must lie in [0, 1], found values in [-0.1, -0.1]"),
+    (lambda: bernoulli_nll(x * 16, x), ValueError, "x must lie in [0, 1]"),
+    (lambda: bernoulli_nll_with_logits(x * 16, z), ValueError,
+     "x must lie in [0, 1]"),
+    (lambda: bernoulli_nll_with_logits(x, nan), ValueError,
+     "logits contains NaN"),
+    # BCE(1, +inf) = inf - inf in the stable formula: refused.
+    (lambda: bernoulli_nll_with_logits(ones, ones * inf), ValueError,
+     "logits must be finite, found inf"),
+    (lambda: bernoulli_nll_with_logits(0 * ones, -ones * inf), ValueError,
+     "logits must be finite, found -inf"),
+    (lambda: continuous_bernoulli_nll_with_logits(x, ones * inf), ValueError,
+     "logits must be finite, found inf"),
+    (lambda: continuous_bernoulli_nll_with_logits(x, -ones * inf),
+     ValueError, "logits must be finite, found -inf"),
+    (lambda: continuous_bernoulli_log_normalizer(torch.tensor([0.0, inf])),
+     ValueError, "logits must be finite, found inf"),
+    (lambda: continuous_bernoulli_log_normalizer(torch.tensor([1, 2])),
+     TypeError, "logits must be a floating-point tensor, got dtype "
+     "torch.int64"),
+    # The ELBO's other arguments.
+    (lambda: negative_elbo(x, z, lv, lv, likelihood="poisson"), ValueError,
+     "likelihood must be 'bernoulli', 'gaussian' or 'continuous_bernoulli', "
+     "got 'poisson'"),
+    (lambda: reconstruction_nll(x, z, "normal"), ValueError,
+     "likelihood must be 'bernoulli', 'gaussian' or 'continuous_bernoulli', "
+     "got 'normal'"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=-1.0), ValueError,
+     "beta must be at least 0.0, got -1.0"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=float("nan")), ValueError,
+     "beta must be a number, got NaN"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=np.float64("nan")), ValueError,
+     "beta must be a number, got NaN"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=inf), ValueError,
+     "beta must be finite, got inf"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=torch.tensor(inf)), ValueError,
+     "beta must be finite, got inf"),
+    (lambda: negative_elbo(x, z, lv, lv, beta="1"), TypeError,
+     "beta must be a real number, got str '1'"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=torch.ones(2)), TypeError,
+     "beta must be a real number, got a tensor of shape (2,)"),
+    (lambda: negative_elbo(x, z, lv, lv, beta=True), TypeError,
+     "beta must be a real number, got bool True"),
+    (lambda: negative_elbo(x, z, torch.zeros(5, 4), torch.zeros(5, 4)),
+     ValueError, "mu must have shape (batch, m) with the batch size of x, 2, "
+     "got shape (5, 4)"),
+    (lambda: negative_elbo(x, z, torch.zeros(4), torch.zeros(4)),
+     ValueError, "mu must have shape (batch, m) with the batch size of x, 2, "
+     "got shape (4,)"),
+    (lambda: negative_elbo(x, z, torch.zeros(2, 1, 4), torch.zeros(2, 1, 4)),
+     ValueError, "mu must have shape (batch, m) with the batch size of x, 2, "
+     "got shape (2, 1, 4)"),
+    (lambda: negative_elbo(x, z, lv, torch.full((2, 4), inf)), ValueError,
+     "logvar must be finite, found inf"),
+    (lambda: negative_elbo(x, z, lv, torch.full((2, 4), -inf)), ValueError,
+     "logvar must be finite, found -inf"),
+    (lambda: negative_elbo(x, z, torch.full((2, 4), inf), lv), ValueError,
+     "mu must be finite, found inf"),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
+)
+def test_bad_input_raises_a_named_error(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
+
+
+@pytest.mark.parametrize("loss", LOSSES.values(), ids=LOSSES.keys())
+def test_every_loss_refuses_an_empty_batch(loss):
+    message = "x must hold at least one example, got a batch of size 0"
+    with pytest.raises(ValueError, match=message):
+        loss(empty, empty)

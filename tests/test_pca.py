@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -28,7 +29,7 @@ def rotation_in_plane(n: int, i: int, j: int, angle: float) -> torch.Tensor:
     return R
 
 
-# --- pca_basis ------------------------------------------------------------------
+# --- pca_basis ---------------------------------------------------------------
 
 @pytest.mark.parametrize("m", [1, 3, 6])
 def test_pca_basis_matches_scikit_learn_up_to_sign(m):
@@ -56,7 +57,7 @@ def test_pca_basis_of_axis_aligned_data_is_the_axes():
     assert torch.allclose(basis.abs(), torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64), atol=0.02)
 
 
-# --- pca_reconstruction_error ------------------------------------------------------
+# --- pca_reconstruction_error ------------------------------------------------
 
 @pytest.mark.parametrize("m", [1, 2, 5])
 def test_reconstruction_error_is_the_error_of_sklearn_projection(m):
@@ -74,7 +75,7 @@ def test_reconstruction_error_is_zero_when_nothing_is_discarded():
     assert pca_reconstruction_error(correlated_data(), 6) == pytest.approx(0.0, abs=1e-20)
 
 
-# --- principal_angles -------------------------------------------------------------
+# --- principal_angles --------------------------------------------------------
 
 def test_identical_subspaces_have_zero_angles_whatever_the_basis():
     g = torch.Generator().manual_seed(0)
@@ -133,30 +134,55 @@ def test_orthonormal_basis_spans_the_columns():
     assert torch.allclose(Q @ (Q.T @ A.double()), A.double(), atol=1e-12)
 
 
-# --- bad inputs ---------------------------------------------------------------------
+# --- bad inputs --------------------------------------------------------------
 
 EYE = torch.eye(4, dtype=torch.float64)
 BAD_CALLS = [
-    (lambda: pca_basis([[1.0, 2.0]], 1), TypeError, "X must be a torch.Tensor or numpy.ndarray"),
-    (lambda: pca_basis(torch.ones(5, 3, dtype=torch.int64), 1), TypeError, "X must be floating-point"),
-    (lambda: pca_basis(torch.ones(5), 1), ValueError, "X must be a matrix"),
-    (lambda: pca_basis(torch.full((5, 3), float("nan")), 1), ValueError, "X contains NaN"),
-    (lambda: pca_basis(torch.randn(5, 3), 4), ValueError, "m must be between 1 and 3"),
-    (lambda: pca_basis(torch.randn(5, 3), 0), ValueError, "m must be between 1 and 3"),
-    (lambda: pca_basis(torch.randn(5, 3), 2.0), TypeError, "m must be an int"),
-    (lambda: pca_reconstruction_error(torch.randn(5, 3), 9), ValueError, "m must be between"),
-    (lambda: principal_angles(EYE[:, :2], torch.eye(3, dtype=torch.float64)), ValueError,
-     "A and B must have the same number of rows"),
-    (lambda: principal_angles(EYE[:, :2], torch.ones(4, 2, dtype=torch.float64)), ValueError,
-     "B must have linearly independent columns, got rank 1"),
-    (lambda: principal_angles(torch.ones(2, 3), torch.ones(2, 1)), ValueError,
-     "A must have at most as many columns as rows"),
-    (lambda: principal_angles(torch.ones(4, 0), EYE), ValueError, "A must have at least one column"),
-    (lambda: orthonormal_basis(torch.zeros(3, 1)), ValueError, "linearly independent columns"),
+    (lambda: pca_basis([[1.0, 2.0]], 1), TypeError,
+     "X must be a torch.Tensor or numpy.ndarray, got list"),
+    (lambda: pca_basis(torch.ones(5, 3, dtype=torch.int64), 1), TypeError,
+     "X must be floating-point, got dtype torch.int64"),
+    (lambda: pca_basis(torch.ones(5), 1), ValueError,
+     "X must be a matrix (2-D), got shape (5,)"),
+    (lambda: pca_basis(torch.full((5, 3), float("nan")), 1), ValueError,
+     "X contains NaN or inf"),
+    (lambda: pca_basis(torch.randn(5, 3), 4), ValueError,
+     "m must be between 1 and 3 (the rank limit of X), got 4"),
+    (lambda: pca_basis(torch.randn(5, 3), 0), ValueError,
+     "m must be between 1 and 3 (the rank limit of X), got 0"),
+    (lambda: pca_basis(torch.randn(5, 3), 2.0), TypeError,
+     "m must be an integer, got float 2.0"),
+    (lambda: pca_basis(torch.randn(5, 3), True), TypeError,
+     "m must be an integer, got bool True"),
+    (lambda: pca_reconstruction_error(torch.randn(5, 3), 9), ValueError,
+     "m must be between 1 and 3 (the rank limit of X), got 9"),
+    (lambda: principal_angles(EYE[:, :2], torch.eye(3, dtype=torch.float64)),
+     ValueError, "A and B must have the same number of rows (the ambient "
+     "dimension), got shapes (4, 2) and (3, 3)"),
+    (lambda: principal_angles(EYE[:, :2], torch.ones(4, 2,
+                                                     dtype=torch.float64)),
+     ValueError, "B must have linearly independent columns, got rank 1 for "
+     "2 columns"),
+    (lambda: principal_angles(torch.ones(2, 3), torch.ones(2, 1)),
+     ValueError, "A must have at most as many columns as rows, got shape "
+     "(2, 3)"),
+    (lambda: principal_angles(torch.ones(4, 0), EYE), ValueError,
+     "A must have at least one column, got shape (4, 0)"),
+    (lambda: orthonormal_basis(torch.zeros(3, 1)), ValueError,
+     "A must have linearly independent columns, got rank 0 for 1 columns"),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD_CALLS, ids=[f"bad-{i}" for i in range(len(BAD_CALLS))])
+@pytest.mark.parametrize(
+    "call, error, message", BAD_CALLS, ids=[row[2] for row in BAD_CALLS]
+)
 def test_bad_inputs_are_refused_with_a_clear_message(call, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         call()
+
+
+def test_m_may_be_a_numpy_integer():
+    X = correlated_data()
+    assert torch.equal(pca_basis(X, np.int64(2)), pca_basis(X, 2))
+    error = pca_reconstruction_error(X, 2)
+    assert pca_reconstruction_error(X, np.int32(2)) == error

@@ -1,59 +1,272 @@
-"""Bad inputs raise a TypeError or ValueError whose message names the problem."""
+"""The input checks of vaecourse._validation, one helper at a time.
+
+One convention: a value of the wrong kind raises TypeError, a value of the
+right kind outside its domain raises ValueError, and every message names the
+argument. The tables' test ids are the expected messages.
+"""
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pytest
 import torch
 
-from vaecourse import distributions as D
-from vaecourse import losses as L
+from vaecourse import _validation as V
 
-x = torch.rand(2, 3)
-z = torch.zeros(2, 3)
-lv = torch.zeros(2, 4)
-nan = torch.tensor([[0.1, float("nan"), 0.2], [0.0, 0.0, 0.0]])
-spd = torch.eye(2).expand(3, 2, 2).contiguous()
-not_pd = torch.tensor([[1.0, 2.0], [2.0, 1.0]]).expand(3, 2, 2).contiguous()
-not_sym = torch.tensor([[1.0, 0.5], [0.0, 1.0]]).expand(3, 2, 2).contiguous()
-m2 = torch.zeros(3, 2)
+NAN, INF = float("nan"), float("inf")
 
-BAD_INPUTS = [
-    # (call, exception, message fragment)
-    (lambda: L.sum_of_squares(x, torch.rand(2, 4)), ValueError, r"x and x_hat must have the same shape, got \(2, 3\) and \(2, 4\)"),
-    (lambda: L.mean_squared_error(x, torch.rand(3, 3)), ValueError, "same shape"),
-    (lambda: L.sum_of_squares(torch.ones(2, 3, dtype=torch.int64), x), TypeError, "x must be a floating-point tensor, got dtype torch.int64"),
-    (lambda: L.sum_of_squares(x.numpy(), x), TypeError, "x must be a torch.Tensor, got ndarray"),
-    (lambda: L.sum_of_squares(nan, x), ValueError, "x contains NaN"),
-    (lambda: L.sum_of_squares(torch.rand(3), torch.rand(3)), ValueError, r"x must have shape \(batch, ...\)"),
-    (lambda: L.gaussian_nll(x, z, -1.0), ValueError, "variance must be positive"),
-    (lambda: L.gaussian_nll(x, z, 0.0), ValueError, "variance must be positive"),
-    (lambda: L.gaussian_nll(x, z, "1"), TypeError, "variance must be a positive number"),
-    (lambda: L.bernoulli_nll(x, torch.full((2, 3), 1.5)), ValueError, r"probs must lie in \[0, 1\]"),
-    (lambda: L.bernoulli_nll(x, torch.full((2, 3), -0.1)), ValueError, r"probs must lie in \[0, 1\]"),
-    (lambda: L.bernoulli_nll(x * 16, x), ValueError, r"x must lie in \[0, 1\]"),
-    (lambda: L.bernoulli_nll_with_logits(x * 16, z), ValueError, r"x must lie in \[0, 1\]"),
-    (lambda: L.bernoulli_nll_with_logits(x, nan), ValueError, "logits contains NaN"),
-    (lambda: L.continuous_bernoulli_log_normalizer(torch.tensor([1, 2])), TypeError, "logits must be a floating-point"),
-    (lambda: L.negative_elbo(x, z, lv, lv, likelihood="poisson"), ValueError, "likelihood must be"),
-    (lambda: L.negative_elbo(x, z, lv, lv, beta=-1.0), ValueError, "beta must be a non-negative number"),
-    (lambda: L.negative_elbo(x, z, torch.zeros(5, 4), torch.zeros(5, 4)), ValueError, "same batch size"),
-    (lambda: D.kl_diag_gaussian_std_normal(z, lv), ValueError, r"mu and logvar must have the same shape"),
-    (lambda: D.kl_diag_gaussian_std_normal(nan, z), ValueError, "mu contains NaN"),
-    (lambda: D.kl_diag_gaussian_std_normal(z, z.half().int()), TypeError, "logvar must be a floating-point"),
-    (lambda: D.kl_diag_gaussians(z, z, z, lv), ValueError, "mu_q and logvar_p must have the same shape"),
-    (lambda: D.reparameterize(z, lv), ValueError, "mu and logvar must have the same shape"),
-    (lambda: D.reparameterize(z, nan), ValueError, "logvar contains NaN"),
-    (lambda: D.std_to_logvar(torch.tensor([1.0, -0.5])), ValueError, "std must be positive"),
-    (lambda: D.std_to_logvar(torch.tensor([1.0, 0.0])), ValueError, "std must be positive"),
-    (lambda: D.kl_gaussians_full(m2, spd, m2, not_pd), ValueError, "cov_p is not positive definite"),
-    (lambda: D.kl_gaussians_full(m2, not_pd, m2, spd), ValueError, "cov_q is not positive definite"),
-    (lambda: D.kl_gaussians_full(m2, not_sym, m2, spd), ValueError, "cov_q is not symmetric"),
-    (lambda: D.kl_gaussians_full(m2, spd[:, :1], m2, spd[:, :1]), ValueError, "cov_q must be a square matrix"),
-    (lambda: D.kl_gaussians_full(torch.zeros(3, 3), spd, torch.zeros(3, 3), spd), ValueError, "cov_q must have shape"),
+
+def table(rows):
+    """parametrize arguments: (call, error, message), ids the messages."""
+    return pytest.mark.parametrize(
+        "call, error, message", rows, ids=[row[2] for row in rows]
+    )
+
+
+def raises(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
+
+
+# --- check_int --------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "value", [3, np.int64(3), np.int8(3), torch.tensor(3)],
+    ids=["int", "numpy int64", "numpy int8", "0-d tensor"],
+)
+def test_check_int_accepts_integers_of_any_kind(value):
+    result = V.check_int("n", value, minimum=3)
+    assert result == 3 and type(result) is int
+
+
+BAD_INTS = [
+    (lambda: V.check_int("n", 2.0), TypeError,
+     "n must be an integer, got float 2.0"),
+    (lambda: V.check_int("n", True), TypeError,
+     "n must be an integer, got bool True"),
+    (lambda: V.check_int("n", np.bool_(True)), TypeError,
+     "n must be an integer, got bool"),  # repr: True or np.True_
+    (lambda: V.check_int("n", "3"), TypeError,
+     "n must be an integer, got str '3'"),
+    (lambda: V.check_int("n", torch.tensor(3.0)), TypeError,
+     "n must be an integer, got Tensor tensor(3.)"),
+    (lambda: V.check_int("n", torch.tensor([3])), TypeError,
+     "n must be an integer, got Tensor tensor([3])"),
+    (lambda: V.check_int("n", None), TypeError,
+     "n must be an integer, got NoneType None"),
+    (lambda: V.check_int("n", 1, minimum=2), ValueError,
+     "n must be at least 2, got 1"),
+    (lambda: V.check_int("n", np.int64(-5), minimum=0), ValueError,
+     "n must be at least 0, got -5"),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD_INPUTS, ids=[m[:40] for _, _, m in BAD_INPUTS])
-def test_bad_input_raises_a_named_error(call, error, message):
-    with pytest.raises(error, match=message):
-        call()
+@table(BAD_INTS)
+def test_check_int_refuses(call, error, message):
+    raises(call, error, message)
+
+
+# --- check_real -------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "value",
+    [0.5, np.float32(0.5), np.float64(0.5), torch.tensor(0.5),
+     torch.tensor(0.5, dtype=torch.float64)],
+    ids=["float", "numpy float32", "numpy float64", "0-d tensor",
+         "0-d float64 tensor"],
+)
+def test_check_real_accepts_real_numbers_of_any_kind(value):
+    result = V.check_real("beta", value, minimum=0.0)
+    assert result == 0.5 and type(result) is float
+
+
+def test_check_real_accepts_integers_and_optionally_infinity():
+    assert V.check_real("beta", 2) == 2.0
+    assert V.check_real("beta", np.int32(2)) == 2.0
+    assert V.check_real("beta", INF, finite=False) == INF
+    assert V.check_real("beta", 0.0, minimum=0.0) == 0.0
+
+
+BAD_REALS = [
+    (lambda: V.check_real("beta", "1"), TypeError,
+     "beta must be a real number, got str '1'"),
+    (lambda: V.check_real("beta", True), TypeError,
+     "beta must be a real number, got bool True"),
+    (lambda: V.check_real("beta", 1j), TypeError,
+     "beta must be a real number, got complex 1j"),
+    (lambda: V.check_real("beta", [1.0]), TypeError,
+     "beta must be a real number, got list [1.0]"),
+    (lambda: V.check_real("beta", torch.ones(2)), TypeError,
+     "beta must be a real number, got a tensor of shape (2,) and dtype "
+     "torch.float32"),
+    (lambda: V.check_real("beta", torch.tensor(True)), TypeError,
+     "beta must be a real number, got a tensor of shape () and dtype "
+     "torch.bool"),
+    (lambda: V.check_real("beta", NAN), ValueError,
+     "beta must be a number, got NaN"),
+    (lambda: V.check_real("beta", torch.tensor(NAN)), ValueError,
+     "beta must be a number, got NaN"),
+    (lambda: V.check_real("beta", INF), ValueError,
+     "beta must be finite, got inf"),
+    (lambda: V.check_real("beta", np.float64(-INF)), ValueError,
+     "beta must be finite, got -inf"),
+    (lambda: V.check_real("beta", -0.5, minimum=0.0), ValueError,
+     "beta must be at least 0.0, got -0.5"),
+    (lambda: V.check_real("lr", 0.0, positive=True), ValueError,
+     "lr must be positive, got 0.0"),
+    (lambda: V.check_real("lr", -INF, positive=True, finite=False),
+     ValueError, "lr must be positive, got -inf"),
+]
+
+
+@table(BAD_REALS)
+def test_check_real_refuses(call, error, message):
+    raises(call, error, message)
+
+
+# --- tensors: floating point, finite, shapes, dtypes, [0, 1] -----------------
+
+def test_tensor_checks_return_their_input_and_accept_good_tensors():
+    t = torch.tensor([[0.0, 0.5, 1.0]], dtype=torch.float64)
+    assert V.check_float_tensor("x", t) is t
+    assert V.check_finite("x", t) is t
+    assert V.check_float_tensor("x", torch.tensor([INF])).shape == (1,)
+    V.check_same_shape("x", t, "y", t.clone())
+    V.check_same_dtype("x", t, "y", t.clone())
+    V.check_in_unit_interval("x", t)
+    V.check_in_unit_interval("x", torch.zeros(0))
+    V.check_batched("x", t)
+    V.check_batched("x", torch.zeros(1, 0))
+
+
+BAD_TENSORS = [
+    (lambda: V.check_float_tensor("x", [1.0]), TypeError,
+     "x must be a torch.Tensor, got list"),
+    (lambda: V.check_float_tensor("x", torch.tensor([1])), TypeError,
+     "x must be a floating-point tensor, got dtype torch.int64; "
+     "convert it with x.float()"),
+    (lambda: V.check_float_tensor("x", torch.tensor([1.0, NAN])),
+     ValueError, "x contains NaN"),
+    (lambda: V.check_finite("logits", np.zeros(2)), TypeError,
+     "logits must be a torch.Tensor, got ndarray"),
+    (lambda: V.check_finite("logits", torch.tensor([True])), TypeError,
+     "logits must be a floating-point tensor, got dtype torch.bool"),
+    (lambda: V.check_finite("logits", torch.tensor([INF, NAN])), ValueError,
+     "logits contains NaN"),
+    (lambda: V.check_finite("logits", torch.tensor([0.0, INF])), ValueError,
+     "logits must be finite, found inf"),
+    (lambda: V.check_finite("logits", torch.tensor([[0.0], [-INF]])),
+     ValueError, "logits must be finite, found -inf"),
+    (lambda: V.check_same_shape("x", torch.ones(2, 3), "y", torch.ones(3)),
+     ValueError, "x and y must have the same shape, got (2, 3) and (3,)"),
+    (lambda: V.check_same_dtype("x", torch.ones(1),
+                                "y", torch.ones(1, dtype=torch.float64)),
+     ValueError, "x and y must have the same dtype, got torch.float32 and "
+     "torch.float64; convert one with y.to(x.dtype)"),
+    (lambda: V.check_in_unit_interval("x", torch.tensor([0.0, 16.0])),
+     ValueError, "x must lie in [0, 1], found values in [0, 16]"),
+    (lambda: V.check_in_unit_interval("x", torch.tensor([-0.5, 1.0])),
+     ValueError, "x must lie in [0, 1], found values in [-0.5, 1]"),
+    (lambda: V.check_batched("x", torch.ones(3)), ValueError,
+     "x must have shape (batch, ...) with at least 2 dimensions, got shape "
+     "(3,); add a batch dimension with x.unsqueeze(0)"),
+    (lambda: V.check_batched("x", torch.ones(0, 784)), ValueError,
+     "x must hold at least one example, got a batch of size 0 "
+     "(shape (0, 784))"),
+]
+
+
+@table(BAD_TENSORS)
+def test_tensor_checks_refuse(call, error, message):
+    raises(call, error, message)
+
+
+# --- check_positive ----------------------------------------------------------
+
+def test_check_positive_keeps_a_number_in_float64():
+    tensor = V.check_positive("variance", 0.1)
+    assert tensor.dtype == torch.float64 and tensor.item() == 0.1
+    assert V.check_positive("variance", np.float32(2.0)).item() == 2.0
+
+
+def test_check_positive_converts_to_the_dtype_of_like():
+    like = torch.zeros(3, dtype=torch.float32)
+    tensor = V.check_positive("variance", 0.1, like=like)
+    assert tensor.dtype == torch.float32
+    assert tensor.item() == torch.tensor(0.1, dtype=torch.float32).item()
+    per_pixel = torch.tensor([0.5, 2.0], dtype=torch.float64)
+    assert V.check_positive("s2", per_pixel, like=like).dtype == torch.float32
+
+
+BAD_POSITIVES = [
+    (lambda: V.check_positive("variance", "1"), TypeError,
+     "variance must be a real number, got str '1'"),
+    (lambda: V.check_positive("variance", torch.tensor([1])), TypeError,
+     "variance must be a floating-point tensor, got dtype torch.int64"),
+    (lambda: V.check_positive("variance", 0.0), ValueError,
+     "variance must be positive, got minimum 0"),
+    (lambda: V.check_positive("variance", torch.tensor([1.0, -2.0])),
+     ValueError, "variance must be positive, got minimum -2"),
+    (lambda: V.check_positive("variance", NAN), ValueError,
+     "variance must be a number, got NaN"),
+    (lambda: V.check_positive("variance", torch.tensor([NAN])), ValueError,
+     "variance contains NaN"),
+    (lambda: V.check_positive("variance", INF), ValueError,
+     "variance must be finite, got inf"),
+    (lambda: V.check_positive("variance", torch.tensor([1.0, INF])),
+     ValueError, "variance must be finite, found inf"),
+    # Positive in float64, 0 or inf once in the float32 of the data.
+    (lambda: V.check_positive("variance", 1e-50, like=torch.zeros(1)),
+     ValueError, "variance must be positive and finite in torch.float32, "
+     "the dtype of the data: 1e-50 becomes 0.0"),
+    (lambda: V.check_positive(
+        "s2", torch.tensor([1.0, 1e300], dtype=torch.float64),
+        like=torch.zeros(1)),
+     ValueError, "s2 must be positive and finite in torch.float32, the "
+     "dtype of the data: 1e+300 becomes inf"),
+]
+
+
+@table(BAD_POSITIVES)
+def test_check_positive_refuses(call, error, message):
+    raises(call, error, message)
+
+
+# --- check_mean_logvar -------------------------------------------------------
+
+def test_check_mean_logvar_accepts_finite_tensors_of_one_shape():
+    V.check_mean_logvar(torch.zeros(4, 2), torch.full((4, 2), -80.0))
+    V.check_mean_logvar(torch.zeros(2), torch.zeros(2), suffix="_q")
+
+
+MU, LOGVAR = torch.zeros(2, 3), torch.zeros(2, 3)
+BAD_MEAN_LOGVAR = [
+    (lambda: V.check_mean_logvar([0.0], LOGVAR), TypeError,
+     "mu must be a torch.Tensor, got list"),
+    (lambda: V.check_mean_logvar(MU, torch.zeros(2, 3, dtype=torch.int32)),
+     TypeError, "logvar must be a floating-point tensor, got dtype "
+     "torch.int32"),
+    (lambda: V.check_mean_logvar(MU, torch.zeros(2, 4)), ValueError,
+     "mu and logvar must have the same shape, got (2, 3) and (2, 4)"),
+    (lambda: V.check_mean_logvar(torch.tensor([NAN, 0.0]), torch.zeros(2)),
+     ValueError, "mu contains NaN"),
+    (lambda: V.check_mean_logvar(torch.tensor([INF]), torch.zeros(1)),
+     ValueError, "mu must be finite, found inf"),
+    (lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([INF])),
+     ValueError, "logvar must be finite, found inf"),
+    (lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([-INF])),
+     ValueError, "logvar must be finite, found -inf"),
+    (lambda: V.check_mean_logvar(torch.zeros(1), torch.zeros(2),
+                                 suffix="_p"),
+     ValueError, "mu_p and logvar_p must have the same shape"),
+    (lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([NAN]),
+                                 suffix="_q"),
+     ValueError, "logvar_q contains NaN"),
+]
+
+
+@table(BAD_MEAN_LOGVAR)
+def test_check_mean_logvar_refuses(call, error, message):
+    raises(call, error, message)

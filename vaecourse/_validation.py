@@ -2,37 +2,77 @@
 
 Every public function validates what it is given and raises a ``TypeError``
 or ``ValueError`` whose message names the argument and the problem, so a bad
-input fails at the call, not as a NaN deep inside training.
+input fails at the call, not as a NaN deep inside training. One convention
+throughout: a value of the wrong kind (a string for a number, an integer
+tensor for a floating one) raises ``TypeError``; a value of the right kind
+but outside its domain (NaN, an infinity, a negative variance, an empty
+batch, mismatched shapes) raises ``ValueError``.
 """
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import torch
 
 __all__ = [
     "check_float_tensor",
+    "check_finite",
     "check_same_shape",
+    "check_same_dtype",
     "check_in_unit_interval",
     "check_positive",
     "check_batched",
+    "check_mean_logvar",
+    "check_int",
+    "check_real",
 ]
 
 
-def check_float_tensor(name: str, value: object) -> torch.Tensor:
-    """Return ``value`` if it is a finite-or-inf floating tensor without NaN."""
+def _check_floating(name: str, value: object) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__}"
+        )
     if not value.is_floating_point():
         raise TypeError(
-            f"{name} must be a floating-point tensor, got dtype {value.dtype}; "
-            f"convert it with {name}.float()"
+            f"{name} must be a floating-point tensor, got dtype "
+            f"{value.dtype}; convert it with {name}.float()"
         )
-    if torch.isnan(value).any():
-        raise ValueError(f"{name} contains NaN")
     return value
 
 
-def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+def check_float_tensor(name: str, value: object) -> torch.Tensor:
+    """Return ``value`` if it is a floating-point tensor without NaN.
+
+    Infinities are allowed; :func:`check_finite` refuses them too.
+    """
+    tensor = _check_floating(name, value)
+    if torch.isnan(tensor).any():
+        raise ValueError(f"{name} contains NaN")
+    return tensor
+
+
+def check_finite(name: str, value: object) -> torch.Tensor:
+    """Return ``value`` if it is a floating-point tensor of finite numbers.
+
+    NaN gives "``name`` contains NaN"; an infinity gives "``name`` must be
+    finite, found inf" (or ``-inf``).
+    """
+    tensor = _check_floating(name, value)
+    finite = torch.isfinite(tensor)
+    if not finite.all():  # one pass over the data when all is well
+        if torch.isnan(tensor).any():
+            raise ValueError(f"{name} contains NaN")
+        first = tensor[~finite].flatten()[0].item()
+        raise ValueError(f"{name} must be finite, found {first}")
+    return tensor
+
+
+def check_same_shape(
+    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
+) -> None:
     """Raise if two tensors differ in shape (no silent broadcasting)."""
     if a.shape != b.shape:
         raise ValueError(
@@ -41,12 +81,35 @@ def check_same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor)
         )
 
 
-def check_batched(name: str, value: torch.Tensor, min_dim: int = 2) -> None:
-    """Raise unless ``value`` has a leading batch dimension."""
+def check_same_dtype(
+    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
+) -> None:
+    """Raise if two tensors differ in dtype (no silent promotion)."""
+    if a.dtype != b.dtype:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same dtype, got "
+            f"{a.dtype} and {b.dtype}; convert one with "
+            f"{name_b}.to({name_a}.dtype)"
+        )
+
+
+def check_batched(
+    name: str, value: torch.Tensor, min_dim: int = 2
+) -> None:
+    """Raise unless ``value`` has a leading batch dimension of size >= 1.
+
+    An empty batch is refused: its mean over the batch would be NaN.
+    """
     if value.dim() < min_dim:
         raise ValueError(
-            f"{name} must have shape (batch, ...) with at least {min_dim} dimensions, "
-            f"got shape {tuple(value.shape)}; add a batch dimension with {name}.unsqueeze(0)"
+            f"{name} must have shape (batch, ...) with at least {min_dim} "
+            f"dimensions, got shape {tuple(value.shape)}; add a batch "
+            f"dimension with {name}.unsqueeze(0)"
+        )
+    if value.shape[0] == 0:
+        raise ValueError(
+            f"{name} must hold at least one example, got a batch of size "
+            f"0 (shape {tuple(value.shape)})"
         )
 
 
@@ -54,21 +117,142 @@ def check_in_unit_interval(name: str, value: torch.Tensor) -> None:
     """Raise unless every element lies in [0, 1]."""
     if value.numel() == 0:
         return
-    low, high = torch.aminmax(value.detach())  # one pass over the data, not two
+    # One pass over the data, not two.
+    low, high = torch.aminmax(value.detach())
     if low < 0 or high > 1:
-        raise ValueError(f"{name} must lie in [0, 1], found values in [{low.item():.4g}, {high.item():.4g}]")
+        raise ValueError(
+            f"{name} must lie in [0, 1], found values in "
+            f"[{low.item():.4g}, {high.item():.4g}]"
+        )
 
 
-def check_positive(name: str, value: torch.Tensor | float) -> torch.Tensor:
-    """Return ``value`` as a tensor, raising unless every element is > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise TypeError(f"{name} must be a positive number or tensor, got {type(value).__name__}")
+def check_positive(
+    name: str,
+    value: torch.Tensor | float,
+    *,
+    like: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Return ``value`` as a tensor, raising unless every element is > 0.
+
+    ``value`` is a real number (see :func:`check_real`) or a floating-point
+    tensor; NaN, an infinity or an element ``<= 0`` raises ``ValueError``.
+    With ``like``, the result is converted to its dtype and device and
+    checked again there: ``1e-50`` is positive in float64 but 0 in float32.
+    """
     if isinstance(value, torch.Tensor):
-        tensor = check_float_tensor(name, value)
+        tensor = check_finite(name, value)
     else:
-        # float64 so that a Python number keeps its precision until the caller
-        # converts it to the dtype of its data.
-        tensor = torch.tensor(float(value), dtype=torch.float64)
-    if (tensor <= 0).any() or torch.isnan(tensor).any():
-        raise ValueError(f"{name} must be positive, got minimum {tensor.min().item():.4g}")
-    return tensor
+        # float64, so that a Python number keeps its precision until it
+        # meets the dtype of the data.
+        tensor = torch.tensor(check_real(name, value), dtype=torch.float64)
+    if (tensor <= 0).any():
+        raise ValueError(
+            f"{name} must be positive, got minimum {tensor.min().item():.4g}"
+        )
+    if like is None:
+        return tensor
+    converted = tensor.to(dtype=like.dtype, device=like.device)
+    lost = (converted <= 0) | ~torch.isfinite(converted)
+    if lost.any():
+        before = tensor[lost.to(tensor.device)].flatten()[0].item()
+        after = converted[lost].flatten()[0].item()
+        raise ValueError(
+            f"{name} must be positive and finite in {like.dtype}, the "
+            f"dtype of the data: {before:.4g} becomes {after}"
+        )
+    return converted
+
+
+def check_mean_logvar(
+    mu: object, logvar: object, *, suffix: str = ""
+) -> None:
+    r"""Check the parameters of a diagonal Gaussian :math:`q(z \mid x)`.
+
+    ``mu`` and ``logvar`` must be floating-point tensors of the same shape
+    with finite elements. A log-variance of :math:`\pm\infty` (a variance
+    of 0 or :math:`\infty`) has no finite KL divergence and would return
+    inf or NaN. ``suffix`` is appended to both names in messages, e.g.
+    ``"_q"`` for ``mu_q`` and ``logvar_q``.
+    """
+    mu_name, logvar_name = f"mu{suffix}", f"logvar{suffix}"
+    check_finite(mu_name, mu)
+    check_finite(logvar_name, logvar)
+    check_same_shape(mu_name, mu, logvar_name, logvar)
+
+
+def check_int(
+    name: str, value: object, *, minimum: int | None = None
+) -> int:
+    """Return ``value`` as an ``int``.
+
+    The package's one rule for integer arguments: a value that is not an
+    integer (a bool, a float, a string) raises ``TypeError``; an integer
+    below ``minimum`` raises ``ValueError``. NumPy integers and 0-d integer
+    tensors are accepted.
+    """
+    if (
+        isinstance(value, torch.Tensor)
+        and value.dim() == 0
+        and not value.is_floating_point()
+        and not value.is_complex()
+        and value.dtype is not torch.bool
+    ):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, np.integer)
+    ):
+        raise TypeError(
+            f"{name} must be an integer, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def check_real(
+    name: str,
+    value: object,
+    *,
+    minimum: float | None = None,
+    positive: bool = False,
+    finite: bool = True,
+) -> float:
+    """Return ``value`` as a Python ``float``.
+
+    The package's one rule for real-number arguments: anything that is not a
+    real number (a bool, a string, a tensor with more than one element)
+    raises ``TypeError``; NaN, an infinity (unless ``finite=False``), a value
+    below ``minimum`` or, with ``positive=True``, a value ``<= 0`` raises
+    ``ValueError``. Python and NumPy numbers and 0-d tensors are accepted.
+    """
+    if isinstance(value, torch.Tensor):
+        if (
+            value.dim() != 0
+            or value.dtype is torch.bool
+            or value.is_complex()
+        ):
+            raise TypeError(
+                f"{name} must be a real number, got a tensor of shape "
+                f"{tuple(value.shape)} and dtype {value.dtype}"
+            )
+        value = value.item()
+    real_types = (int, float, np.integer, np.floating)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, real_types
+    ):
+        raise TypeError(
+            f"{name} must be a real number, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must be a number, got NaN")
+    if finite and math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if positive and not value > 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value

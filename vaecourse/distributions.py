@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import torch
 
-from vaecourse._validation import check_float_tensor, check_positive, check_same_shape
+from vaecourse._validation import (
+    check_finite,
+    check_float_tensor,
+    check_mean_logvar,
+    check_positive,
+    check_same_shape,
+)
 
 __all__ = [
     "logvar_to_std",
@@ -92,7 +98,7 @@ def reparameterize(
     Parameters
     ----------
     mu, logvar : torch.Tensor
-        Mean and log-variance of the same shape ``(..., m)``.
+        Mean and log-variance, finite, of the same shape ``(..., m)``.
     generator : torch.Generator, optional
         Source of :math:`\epsilon`, for reproducible samples.
 
@@ -101,9 +107,7 @@ def reparameterize(
     torch.Tensor
         One sample :math:`z` per row, same shape as ``mu``.
     """
-    check_float_tensor("mu", mu)
-    check_float_tensor("logvar", logvar)
-    check_same_shape("mu", mu, "logvar", logvar)
+    check_mean_logvar(mu, logvar)
     eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
     return mu + logvar_to_std(logvar) * eps
 
@@ -124,16 +128,15 @@ def kl_diag_gaussian_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch
     Parameters
     ----------
     mu, logvar : torch.Tensor
-        Mean and log-variance of :math:`q(z \mid x)`, same shape ``(..., m)``.
+        Mean and log-variance of :math:`q(z \mid x)`, finite, of the same
+        shape ``(..., m)``.
 
     Returns
     -------
     torch.Tensor
         KL in nats, shape ``mu.shape[:-1]`` (summed over the latent units).
     """
-    check_float_tensor("mu", mu)
-    check_float_tensor("logvar", logvar)
-    check_same_shape("mu", mu, "logvar", logvar)
+    check_mean_logvar(mu, logvar)
     return -0.5 * torch.sum(1.0 + logvar - mu.pow(2) - logvar.exp(), dim=-1)
 
 
@@ -158,18 +161,16 @@ def kl_diag_gaussians(
     Parameters
     ----------
     mu_q, logvar_q, mu_p, logvar_p : torch.Tensor
-        Means and log-variances, all of the same shape ``(..., m)``.
+        Means and log-variances, finite, all of the same shape ``(..., m)``.
 
     Returns
     -------
     torch.Tensor
         KL in nats, shape ``mu_q.shape[:-1]``.
     """
-    named = {"mu_q": mu_q, "logvar_q": logvar_q, "mu_p": mu_p, "logvar_p": logvar_p}
-    for name, value in named.items():
-        check_float_tensor(name, value)
-    for name, value in named.items():
-        check_same_shape("mu_q", mu_q, name, value)
+    check_mean_logvar(mu_q, logvar_q, suffix="_q")
+    check_mean_logvar(mu_p, logvar_p, suffix="_p")
+    check_same_shape("mu_q", mu_q, "mu_p", mu_p)
     # Ratios of variances as exp of differences: no overflow of each variance alone.
     log_ratio = logvar_q - logvar_p
     quad = (mu_q - mu_p).pow(2) * torch.exp(-logvar_p)
@@ -178,12 +179,18 @@ def kl_diag_gaussians(
 
 def _cholesky(name: str, cov: torch.Tensor) -> torch.Tensor:
     if cov.dim() < 2 or cov.shape[-1] != cov.shape[-2]:
-        raise ValueError(f"{name} must be a square matrix (..., k, k), got shape {tuple(cov.shape)}")
+        raise ValueError(
+            f"{name} must be a square matrix (..., k, k), got shape "
+            f"{tuple(cov.shape)}"
+        )
     if not torch.allclose(cov, cov.transpose(-1, -2)):
         raise ValueError(f"{name} is not symmetric")
     chol, info = torch.linalg.cholesky_ex(cov)
     if (info != 0).any():
-        raise ValueError(f"{name} is not positive definite (its Cholesky factorisation failed)")
+        raise ValueError(
+            f"{name} is not positive definite (its Cholesky factorisation "
+            "failed)"
+        )
     return chol
 
 
@@ -210,7 +217,7 @@ def kl_gaussians_full(
     Parameters
     ----------
     mu_q, mu_p : torch.Tensor
-        Means, shape ``(..., k)``.
+        Means, finite, shape ``(..., k)``.
     cov_q, cov_p : torch.Tensor
         Symmetric positive-definite covariances, shape ``(..., k, k)``.
 
@@ -225,8 +232,9 @@ def kl_gaussians_full(
         If a covariance is not square, not symmetric or not positive definite,
         or if the shapes disagree.
     """
-    for name, value in {"mu_q": mu_q, "cov_q": cov_q, "mu_p": mu_p, "cov_p": cov_p}.items():
-        check_float_tensor(name, value)
+    named = {"mu_q": mu_q, "cov_q": cov_q, "mu_p": mu_p, "cov_p": cov_p}
+    for name, value in named.items():
+        check_finite(name, value)
     check_same_shape("mu_q", mu_q, "mu_p", mu_p)
     check_same_shape("cov_q", cov_q, "cov_p", cov_p)
     chol_q = _cholesky("cov_q", cov_q)

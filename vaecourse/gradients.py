@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import torch
 
-from vaecourse._validation import check_float_tensor, check_same_shape
+from vaecourse._validation import check_int, check_mean_logvar
 from vaecourse.distributions import logvar_to_std, reparameterize
 
 __all__ = ["GradientEstimate", "pathwise_gradient", "score_function_gradient"]
@@ -65,14 +65,14 @@ class GradientEstimate(NamedTuple):
         return self.per_sample_logvar.var(0)
 
 
-def _check(f: object, mu: torch.Tensor, logvar: torch.Tensor, n_samples: object) -> None:
+def _check(
+    f: object, mu: torch.Tensor, logvar: torch.Tensor, n_samples: object
+) -> None:
     if not callable(f):
         raise TypeError(f"f must be a function of z, got {type(f).__name__}")
-    check_float_tensor("mu", mu)
-    check_float_tensor("logvar", logvar)
-    check_same_shape("mu", mu, "logvar", logvar)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
-        raise ValueError(f"n_samples must be an integer >= 2 (a variance needs two samples), got {n_samples!r}")
+    check_mean_logvar(mu, logvar)
+    # At least two samples: GradientEstimate's variances need them.
+    check_int("n_samples", n_samples, minimum=2)
 
 
 def _values(f: Objective, z: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,12 @@ import math
 
 import torch
 
-from vaecourse._validation import check_float_tensor, check_positive
+from vaecourse._validation import (
+    check_finite,
+    check_int,
+    check_positive,
+    check_real,
+)
 
 __all__ = [
     "sample",
@@ -37,28 +42,25 @@ Number = float | torch.Tensor
 
 
 def _real(name: str, value: Number, like: torch.Tensor) -> torch.Tensor:
-    if isinstance(value, bool) or not isinstance(value, (int, float, torch.Tensor)):
-        raise TypeError(f"{name} must be a number or a floating-point tensor, got {type(value).__name__}")
+    """A finite number or tensor, in the dtype and on the device of like."""
     if isinstance(value, torch.Tensor):
-        check_float_tensor(name, value)
-    tensor = torch.as_tensor(value, dtype=like.dtype, device=like.device)
+        tensor = check_finite(name, value)
+    else:
+        tensor = torch.tensor(check_real(name, value), dtype=torch.float64)
+    tensor = tensor.to(dtype=like.dtype, device=like.device)
     if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} must be finite, got {value}")
+        raise ValueError(
+            f"{name} must be finite in {like.dtype}, the dtype of x: "
+            f"{value} overflows"
+        )
     return tensor
 
 
-def _positive(name: str, value: Number, like: torch.Tensor) -> torch.Tensor:
-    # A Python number becomes a tensor of x's dtype first: torch.as_tensor(0.3) is float32.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = torch.tensor(float(value), dtype=like.dtype, device=like.device)
-    return check_positive(name, value).to(dtype=like.dtype, device=like.device)
-
-
 def _model(x: torch.Tensor, w: Number, b: Number, s2: Number):
-    check_float_tensor("x", x)
+    check_finite("x", x)
     w_t = _real("w", w, x)
     b_t = _real("b", b, x)
-    s2_t = _positive("s2", s2, x)
+    s2_t = check_positive("s2", s2, like=x)
     return w_t, b_t, s2_t
 
 
@@ -91,8 +93,7 @@ def sample(
     tuple of torch.Tensor
         ``(z, x)``, each of shape ``(n,)``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int("n", n, minimum=1)
     like = torch.zeros((), dtype=torch.float64)
     w_t, b_t, s2_t = _model(like, w, b, s2)
     z = torch.randn(n, generator=generator, dtype=torch.float64)
@@ -193,7 +194,7 @@ def expected_log_likelihood(
     """
     w_t, b_t, s2_t = _model(x, w, b, s2)
     m = _real("q_mean", q_mean, x)
-    v = _positive("q_var", q_var, x)
+    v = check_positive("q_var", q_var, like=x)
     return -0.5 * torch.log(2 * math.pi * s2_t) - ((x - w_t * m - b_t) ** 2 + w_t**2 * v) / (2 * s2_t)
 
 
@@ -233,7 +234,7 @@ def elbo(
     """
     reconstruction = expected_log_likelihood(x, w, b, s2, q_mean, q_var)
     m = _real("q_mean", q_mean, x)
-    v = _positive("q_var", q_var, x)
+    v = check_positive("q_var", q_var, like=x)
     kl = 0.5 * (m**2 + v - 1.0 - torch.log(v))
     return reconstruction - kl
 
@@ -280,9 +281,8 @@ def elbo_monte_carlo(
     """
     w_t, b_t, s2_t = _model(x, w, b, s2)
     m = _real("q_mean", q_mean, x)
-    v = _positive("q_var", q_var, x)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+    v = check_positive("q_var", q_var, like=x)
+    n_samples = check_int("n_samples", n_samples, minimum=1)
     shape = torch.broadcast_shapes(x.shape, w_t.shape, b_t.shape, s2_t.shape, m.shape, v.shape)
     eps = torch.randn((n_samples, *shape), generator=generator, dtype=x.dtype, device=x.device)
     z = m + v.sqrt() * eps

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vaecourse._validation import check_int
+
 __all__ = ["pca_basis", "pca_reconstruction_error", "orthonormal_basis", "principal_angles"]
 
 
@@ -40,10 +42,11 @@ def _as_matrix(name: str, value: object) -> torch.Tensor:
 
 
 def _check_m(m: object, limit: int) -> int:
-    if isinstance(m, bool) or not isinstance(m, int):
-        raise TypeError(f"m must be an int, got {type(m).__name__}")
+    m = check_int("m", m)
     if not 1 <= m <= limit:
-        raise ValueError(f"m must be between 1 and {limit} (the rank limit of X), got {m}")
+        raise ValueError(
+            f"m must be between 1 and {limit} (the rank limit of X), got {m}"
+        )
     return m
 
 
@@ -80,7 +83,7 @@ def pca_basis(X: torch.Tensor | np.ndarray, m: int) -> torch.Tensor:
         explained variance.
     """
     X = _as_matrix("X", X)
-    _check_m(m, min(X.shape))
+    m = _check_m(m, min(X.shape))
     _, Vh = _centred_svd(X)
     basis = Vh[:m].T.clone()
     largest = basis.abs().argmax(0)
@@ -119,7 +122,7 @@ def pca_reconstruction_error(X: torch.Tensor | np.ndarray, m: int) -> float:
         The error, summed over coordinates and averaged over examples.
     """
     X = _as_matrix("X", X)
-    _check_m(m, min(X.shape))
+    m = _check_m(m, min(X.shape))
     singular_values, _ = _centred_svd(X)
     return float(singular_values[m:].pow(2).sum() / X.shape[0])
 
