@@ -84,23 +84,64 @@ def autoencoder_bottleneck() -> Path:
         )
         for k in range(1, int(height / 0.25)):
             ax.plot([x0, x0 + 0.5], [y0 + 0.25 * k] * 2, color="white", lw=0.6)
-        ax.text(x0 + 0.25, y0 - 0.25, label, ha="center", va="top", fontsize=13)
-        ax.text(x0 + 0.25, y0 + height + 0.1, sub, ha="center", va="bottom",
-                fontsize=9, color="#333333")
+        ax.text(
+            x0 + 0.25, y0 - 0.25, label, ha="center", va="top", fontsize=13
+        )
+        ax.text(
+            x0 + 0.25,
+            y0 + height + 0.1,
+            sub,
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="#333333",
+        )
 
     column(0.3, 3.0, "#a6bddb", "$x$", "$n$ numbers")
     column(4.75, 1.0, ORANGE, "$z$", "code: $m < n$")
     column(9.2, 3.0, "#a6bddb", r"$\hat x$", "$n$ numbers")
-    ax.add_patch(Polygon([[1.1, 3.5], [4.4, 2.6], [4.4, 1.4], [1.1, 0.5]],
-                         fc=BLUE, alpha=0.85, ec="black"))
-    ax.add_patch(Polygon([[5.6, 2.6], [8.9, 3.5], [8.9, 0.5], [5.6, 1.4]],
-                         fc=GREEN, alpha=0.85, ec="black"))
-    ax.text(2.75, 2.0, "encoder\n$z = e(x)$", ha="center", va="center",
-            color="white", fontsize=12)
-    ax.text(7.25, 2.0, "decoder\n" + r"$\hat x = d(z)$", ha="center",
-            va="center", color="white", fontsize=12)
-    ax.text(5.0, 0.05, r"trained to make $\hat x$ close to $x$: "
-            r"minimise $\|x - \hat x\|_2^2$", ha="center", fontsize=10)
+    ax.add_patch(
+        Polygon(
+            [[1.1, 3.5], [4.4, 2.6], [4.4, 1.4], [1.1, 0.5]],
+            fc=BLUE,
+            alpha=0.85,
+            ec="black",
+        )
+    )
+    ax.add_patch(
+        Polygon(
+            [[5.6, 2.6], [8.9, 3.5], [8.9, 0.5], [5.6, 1.4]],
+            fc=GREEN,
+            alpha=0.85,
+            ec="black",
+        )
+    )
+    ax.text(
+        2.75,
+        2.0,
+        "encoder\n$z = e(x)$",
+        ha="center",
+        va="center",
+        color="white",
+        fontsize=12,
+    )
+    ax.text(
+        7.25,
+        2.0,
+        "decoder\n" + r"$\hat x = d(z)$",
+        ha="center",
+        va="center",
+        color="white",
+        fontsize=12,
+    )
+    ax.text(
+        5.0,
+        0.05,
+        r"trained to make $\hat x$ close to $x$: "
+        r"minimise $\|x - \hat x\|_2^2$",
+        ha="center",
+        fontsize=10,
+    )
     return _save(fig, "autoencoder_bottleneck.png")
 
 
@@ -108,20 +149,25 @@ def _node(ax, xy, kind, label, colour):
     if kind == "stochastic":
         ax.add_patch(Circle(xy, 0.42, fc=colour, ec="black", lw=1.2))
     elif kind == "parameter":
-        ax.add_patch(RegularPolygon(xy, 4, radius=0.5, fc="white",
-                                    ec="black", lw=1.2))
+        ax.add_patch(
+            RegularPolygon(xy, 4, radius=0.5, fc="white", ec="black", lw=1.2)
+        )
     else:
-        ax.add_patch(RegularPolygon(xy, 4, radius=0.5, fc=colour,
-                                    ec="black", lw=1.2))
+        ax.add_patch(
+            RegularPolygon(xy, 4, radius=0.5, fc=colour, ec="black", lw=1.2)
+        )
     ax.text(*xy, label, ha="center", va="center", fontsize=12)
 
 
 def reparameterization_graph() -> Path:
-    """Before: z is sampled, gradients cannot pass. After: noise is an input."""
+    """Before: z is sampled, no gradient passes. After: noise is an input."""
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 4.2))
     for ax, title in zip(
-        axes, ["before: $z \\sim q_\\phi(z\\mid x)$",
-               "after: $z = \\mu + \\sigma \\odot \\varepsilon$"],
+        axes,
+        [
+            "before: $z \\sim q_\\phi(z\\mid x)$",
+            "after: $z = \\mu + \\sigma \\odot \\varepsilon$",
+        ],
         strict=True,
     ):
         ax.set_xlim(0, 6)
@@ -139,12 +185,20 @@ def reparameterization_graph() -> Path:
     _arrow(ax, (4.15, 1.55), (3.05, 2.7))
     _arrow(ax, (2.75, 3.45), (2.75, 4.5))
     # The gradient of f stops at the sampled node.
-    _arrow(ax, (3.35, 4.6), (3.35, 3.55), colour=RED, style="-|>",
-           linestyle="--")
-    ax.text(3.55, 4.1, r"$\nabla_\phi f$ ?", color=RED, fontsize=11,
-            va="center")
-    ax.text(2.75, 0.25, "sampling is not differentiable", ha="center",
-            fontsize=9.5, color="#333333")
+    _arrow(
+        ax, (3.35, 4.6), (3.35, 3.55), colour=RED, style="-|>", linestyle="--"
+    )
+    ax.text(
+        3.55, 4.1, r"$\nabla_\phi f$ ?", color=RED, fontsize=11, va="center"
+    )
+    ax.text(
+        2.75,
+        0.25,
+        "sampling is not differentiable",
+        ha="center",
+        fontsize=9.5,
+        color="#333333",
+    )
 
     # After: noise eps is an input; z is a deterministic function.
     ax = axes[1]
@@ -157,42 +211,102 @@ def reparameterization_graph() -> Path:
     _arrow(ax, (2.75, 1.7), (2.75, 2.5))
     _arrow(ax, (4.2, 1.85), (3.1, 2.75))
     _arrow(ax, (2.75, 3.5), (2.75, 4.5))
-    _arrow(ax, (2.2, 5.0), (0.75, 2.15), colour=GREEN, linestyle="--",
-           connectionstyle="arc3,rad=0.35")
-    ax.text(0.75, 4.3, r"$\nabla_\phi f$", color=GREEN, fontsize=11,
-            ha="center", va="center")
-    ax.text(4.6, 0.85, r"$\varepsilon \sim \mathcal{N}(0, I)$",
-            ha="center", fontsize=10)
-    ax.text(2.75, 0.25, "gradients flow through $z$ to $\\phi$",
-            ha="center", fontsize=9.5, color="#333333")
+    _arrow(
+        ax,
+        (2.2, 5.0),
+        (0.75, 2.15),
+        colour=GREEN,
+        linestyle="--",
+        connectionstyle="arc3,rad=0.35",
+    )
+    ax.text(
+        0.75,
+        4.3,
+        r"$\nabla_\phi f$",
+        color=GREEN,
+        fontsize=11,
+        ha="center",
+        va="center",
+    )
+    ax.text(
+        4.6,
+        0.85,
+        r"$\varepsilon \sim \mathcal{N}(0, I)$",
+        ha="center",
+        fontsize=10,
+    )
+    ax.text(
+        2.75,
+        0.25,
+        "gradients flow through $z$ to $\\phi$",
+        ha="center",
+        fontsize=9.5,
+        color="#333333",
+    )
 
     # A legend of node kinds, below both panels.
-    fig.text(0.5, -0.02,
-             "circle: random node    diamond: deterministic node    "
-             "white diamond: parameters", ha="center", fontsize=9.5)
+    fig.text(
+        0.5,
+        -0.02,
+        "circle: random node    diamond: deterministic node    "
+        "white diamond: parameters",
+        ha="center",
+        fontsize=9.5,
+    )
     return _save(fig, "reparameterization_graph.png")
 
 
 def elbo_gap() -> Path:
-    """One bar of length log p(x): the ELBO, then the KL gap to the posterior."""
+    """Bar of length log p(x): the ELBO, then the KL gap to the posterior."""
     fig, ax = plt.subplots(figsize=(7.0, 2.2))
     elbo, kl = 7.0, 2.0
     ax.barh([0], [elbo], color=BLUE, height=0.55, edgecolor="black")
-    ax.barh([0], [kl], left=[elbo], color=ORANGE, height=0.55,
-            edgecolor="black")
-    ax.text(elbo / 2, 0, r"ELBO $= \mathbb{E}_q[\log p(x \mid z)]"
-            r" - \mathrm{KL}(q \,\|\, p(z))$", ha="center", va="center",
-            color="white", fontsize=11)
-    ax.text(elbo + kl / 2, 0, r"$\mathrm{KL}(q \,\|\, p(z \mid x))$",
-            ha="center", va="center", fontsize=10)
-    ax.annotate("", xy=(0, 0.55), xytext=(elbo + kl, 0.55),
-                arrowprops={"arrowstyle": "<->", "lw": 1.3})
-    ax.text((elbo + kl) / 2, 0.62, r"$\log p(x)$ (fixed by the model)",
-            ha="center", va="bottom", fontsize=11)
-    ax.text(0, -0.45, "a better $q$ moves the boundary right: the ELBO "
-            "rises and the gap shrinks;\nat $q(z) = p(z \\mid x)$ the gap "
-            "is 0 and the ELBO equals $\\log p(x)$", ha="left", va="top",
-            fontsize=9.5, color="#333333")
+    ax.barh(
+        [0], [kl], left=[elbo], color=ORANGE, height=0.55, edgecolor="black"
+    )
+    ax.text(
+        elbo / 2,
+        0,
+        r"ELBO $= \mathbb{E}_q[\log p(x \mid z)]"
+        r" - \mathrm{KL}(q \,\|\, p(z))$",
+        ha="center",
+        va="center",
+        color="white",
+        fontsize=11,
+    )
+    ax.text(
+        elbo + kl / 2,
+        0,
+        r"$\mathrm{KL}(q \,\|\, p(z \mid x))$",
+        ha="center",
+        va="center",
+        fontsize=10,
+    )
+    ax.annotate(
+        "",
+        xy=(0, 0.55),
+        xytext=(elbo + kl, 0.55),
+        arrowprops={"arrowstyle": "<->", "lw": 1.3},
+    )
+    ax.text(
+        (elbo + kl) / 2,
+        0.62,
+        r"$\log p(x)$ (fixed by the model)",
+        ha="center",
+        va="bottom",
+        fontsize=11,
+    )
+    ax.text(
+        0,
+        -0.45,
+        "a better $q$ moves the boundary right: the ELBO "
+        "rises and the gap shrinks;\nat $q(z) = p(z \\mid x)$ the gap "
+        "is 0 and the ELBO equals $\\log p(x)$",
+        ha="left",
+        va="top",
+        fontsize=9.5,
+        color="#333333",
+    )
     ax.set_xlim(-0.1, elbo + kl + 0.1)
     ax.set_ylim(-0.9, 1.0)
     ax.axis("off")

@@ -2,11 +2,12 @@
 
 Usage (from the repository root, with the project's virtual environment)::
 
-    .venv/bin/python scripts/execute_notebooks.py            # every notebook in book/
+    .venv/bin/python scripts/execute_notebooks.py  # every notebook in book/
     .venv/bin/python scripts/execute_notebooks.py book/06_elbo.ipynb
-    .venv/bin/python scripts/execute_notebooks.py --check    # time them, write nothing
+    .venv/bin/python scripts/execute_notebooks.py --check
 
-`make notebooks` runs the first form. The outputs written are the ones that
+The last form times them and writes nothing. `make notebooks` runs the
+first form. The outputs written are the ones that
 strict nbval compares in `make test`; run this after changing the package or
 a notebook, and commit the result. The table it prints (seconds per notebook,
 on this machine) is the one quoted in the README.
@@ -36,8 +37,12 @@ def coalesce_streams(cell: nbformat.NotebookNode) -> None:
     merged: list = []
     for output in cell.get("outputs", []):
         previous = merged[-1] if merged else None
-        if (output.output_type == "stream" and previous is not None
-                and previous.output_type == "stream" and previous.name == output.name):
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
             previous.text += output.text
         else:
             merged.append(output)
@@ -53,7 +58,8 @@ def execute(path: Path, write: bool) -> float:
         notebook,
         timeout=300,
         kernel_name="python3",
-        # No per-cell timestamps: they would change every committed notebook on every run.
+        # No per-cell timestamps: they would change every committed notebook
+        # on every run.
         record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
@@ -70,7 +76,9 @@ def execute(path: Path, write: bool) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--check", action="store_true", help="time only, do not write outputs")
+    parser.add_argument(
+        "--check", action="store_true", help="time only, do not write outputs"
+    )
     args = parser.parse_args(argv)
     paths = args.notebooks or sorted((ROOT / "book").glob("*.ipynb"))
     rows = []

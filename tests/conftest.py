@@ -1,4 +1,4 @@
-"""Shared fixtures: the repository root, and the HTML book built once per session."""
+"""Fixtures: the repository root, and the HTML book built once per session."""
 
 from __future__ import annotations
 
@@ -31,11 +31,22 @@ def built_book() -> Path:
     re-reads only the pages that changed since the last build.
     """
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    # VAECOURSE_BOOK_OUT moves the build elsewhere (parallel work on one checkout).
+    # VAECOURSE_BOOK_OUT moves the build elsewhere (parallel work on one
+    # checkout).
     out = Path(os.environ.get("VAECOURSE_BOOK_OUT", ROOT))
     result = subprocess.run(
-        [str(jupyter_book), "build", str(ROOT), "--path-output", str(out),
-         "--builder", "html", "-W", "-n", "--keep-going"],
+        [
+            str(jupyter_book),
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "--builder",
+            "html",
+            "-W",
+            "-n",
+            "--keep-going",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -1,4 +1,4 @@
-"""The book builds with warnings as errors and contains every page of the toc."""
+"""The book builds with warnings as errors and has every page of the toc."""
 
 from __future__ import annotations
 
@@ -33,7 +33,8 @@ def public_names(module: ModuleType) -> list[str]:
     if hasattr(module, "__all__"):
         return list(module.__all__)
     return [
-        name for name, value in vars(module).items()
+        name
+        for name, value in vars(module).items()
         if not name.startswith("_")
         and (inspect.isfunction(value) or inspect.isclass(value))
         and value.__module__ == module.__name__
@@ -70,9 +71,12 @@ def test_api_page_lists_every_module_of_the_package():
     }
     # A subpackage may be documented through its submodules instead.
     undocumented = sorted(
-        module for module in modules
-        if not any(name == module or name.startswith(module + ".")
-                   for name in documented)
+        module
+        for module in modules
+        if not any(
+            name == module or name.startswith(module + ".")
+            for name in documented
+        )
     )
     assert not undocumented, f"no automodule in book/api.md: {undocumented}"
 
@@ -87,36 +91,49 @@ def test_api_reference_documents_every_public_name(built_book):
 def test_missing_api_anchors_ignores_a_name_that_is_only_referenced():
     # A page that only links to gaussian_nll, as the chapters do.
     target = "vaecourse.losses.gaussian_nll"
-    html = (f'<a href="#{target}"><code>gaussian_nll</code></a>'
-            f'<span>{target}</span>')
+    html = (
+        f'<a href="#{target}"><code>gaussian_nll</code></a>'
+        f"<span>{target}</span>"
+    )
     missing = missing_api_anchors(html, ["vaecourse.losses"])
     assert target in missing
     entry = f'<dt class="sig sig-object py" id="{target}">'
-    assert target not in missing_api_anchors(html + entry,
-                                             ["vaecourse.losses"])
+    assert target not in missing_api_anchors(
+        html + entry, ["vaecourse.losses"]
+    )
 
 
 def test_api_modules_reads_the_automodule_directives():
-    source = ("## `vaecourse.losses`\n\n```{eval-rst}\n"
-              ".. automodule:: vaecourse.losses\n   :members:\n```\n"
-              "See `vaecourse.models` for the networks.\n"
-              "```{eval-rst}\n.. automodule:: vaecourse.train\n```\n")
+    source = (
+        "## `vaecourse.losses`\n\n```{eval-rst}\n"
+        ".. automodule:: vaecourse.losses\n   :members:\n```\n"
+        "See `vaecourse.models` for the networks.\n"
+        "```{eval-rst}\n.. automodule:: vaecourse.train\n```\n"
+    )
     assert api_modules(source) == ["vaecourse.losses", "vaecourse.train"]
 
 
 def test_bibliography_lists_the_notes_sources(built_book):
     # The plain style lowercases titles, so compare without case.
     html = (built_book / "book" / "bibliography.html").read_text().lower()
-    for title in ["Auto-Encoding Variational", "Early Visual Concept Learning", "DARLA",
-                  "Understanding Variational Autoencoders", "VQ-VAE", "Loss Function",
-                  "The Variational Auto-Encoder", "cnblogs"]:
-        assert title.lower() in html, f"{title!r} missing from the bibliography"
+    for title in [
+        "Auto-Encoding Variational",
+        "Early Visual Concept Learning",
+        "DARLA",
+        "Understanding Variational Autoencoders",
+        "VQ-VAE",
+        "Loss Function",
+        "The Variational Auto-Encoder",
+        "cnblogs",
+    ]:
+        assert title.lower() in html, (
+            f"{title!r} missing from the bibliography"
+        )
 
 
 def test_notebook_pages_have_a_colab_button(built_book):
     config = book_config()
-    chapters = [doc for doc in toc_docs()
-                if source_of(doc).suffix == ".ipynb"]
+    chapters = [doc for doc in toc_docs() if source_of(doc).suffix == ".ipynb"]
     assert chapters, "_toc.yml names no notebook"
     for doc in chapters:
         html = (built_book / f"{doc}.html").read_text()
@@ -126,6 +143,8 @@ def test_notebook_pages_have_a_colab_button(built_book):
 
 def test_pages_use_the_local_mathjax(built_book):
     html = (built_book / "book" / "00_first_look.html").read_text()
-    scripts = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', html, flags=re.I)
+    scripts = re.findall(
+        r'<script[^>]+src="([^"]*mathjax[^"]*)"', html, flags=re.I
+    )
     assert scripts and all("cdn" not in s for s in scripts), scripts
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from book_pages import ROOT, book_sources, markdown_texts, notebooks, source_of, toc_docs
+from book_pages import (
+    ROOT,
+    book_sources,
+    markdown_texts,
+    notebooks,
+    source_of,
+    toc_docs,
+)
 
 # {cite}`a,b`, {cite:p}`a`, {cite:t}`a; b` ...
 CITE_ROLE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
@@ -24,12 +30,20 @@ CODE_FENCE = re.compile(r"^(```+|~~~+).*?^\1", flags=re.M | re.S)
 
 def bib_keys(root: Path) -> list[str]:
     text = (root / "book" / "references.bib").read_text()
-    return [key for kind, key in BIB_ENTRY.findall(text) if kind.lower() not in {"comment", "string", "preamble"}]
+    return [
+        key
+        for kind, key in BIB_ENTRY.findall(text)
+        if kind.lower() not in {"comment", "string", "preamble"}
+    ]
 
 
 def toc_problems(root: Path) -> list[str]:
     docs = toc_docs(root)
-    problems = [f"_toc.yml names {doc} twice" for doc, count in Counter(docs).items() if count > 1]
+    problems = [
+        f"_toc.yml names {doc} twice"
+        for doc, count in Counter(docs).items()
+        if count > 1
+    ]
     in_toc = set()
     for doc in docs:
         try:
@@ -37,14 +51,22 @@ def toc_problems(root: Path) -> list[str]:
         except LookupError as error:
             problems.append(str(error))
     in_book = {path.relative_to(root) for path in book_sources(root)}
-    problems += [f"{path} is not in _toc.yml" for path in sorted(in_book - in_toc)]
-    problems += [f"_toc.yml names {path}, outside book/" for path in sorted(in_toc - in_book)]
+    problems += [
+        f"{path} is not in _toc.yml" for path in sorted(in_book - in_toc)
+    ]
+    problems += [
+        f"_toc.yml names {path}, outside book/"
+        for path in sorted(in_toc - in_book)
+    ]
     return problems
 
 
 def bibliography_problems(root: Path) -> list[str]:
-    return [f"book/references.bib defines {key} {count} times"
-            for key, count in Counter(bib_keys(root)).items() if count > 1]
+    return [
+        f"book/references.bib defines {key} {count} times"
+        for key, count in Counter(bib_keys(root)).items()
+        if count > 1
+    ]
 
 
 def citation_problems(path: Path, known: set[str]) -> list[str]:
@@ -54,7 +76,10 @@ def citation_problems(path: Path, known: set[str]) -> list[str]:
         for keys in CITE_ROLE.findall(CODE_FENCE.sub("", text))
         for key in re.split(r"[,;]", keys)
     }
-    return [f"{path.name} cites {key}, which is not in book/references.bib" for key in sorted(cited - known)]
+    return [
+        f"{path.name} cites {key}, which is not in book/references.bib"
+        for key in sorted(cited - known)
+    ]
 
 
 def layout_problems(path: Path) -> list[str]:
@@ -64,26 +89,46 @@ def layout_problems(path: Path) -> list[str]:
     if len(cells) < 3:
         return [f"{path.name}: only {len(cells)} cells"]
     problems = []
-    if not (cells[0].cell_type == "markdown" and re.match(r"# \S", cells[0].source)):
-        problems.append(f"{path.name}: the first cell is not a Markdown '# Title'")
-    h1 = [line for cell in cells if cell.cell_type == "markdown"
-          for line in CODE_FENCE.sub("", cell.source).splitlines() if re.match(r"#\s", line)]
+    if not (
+        cells[0].cell_type == "markdown" and re.match(r"# \S", cells[0].source)
+    ):
+        problems.append(
+            f"{path.name}: the first cell is not a Markdown '# Title'"
+        )
+    h1 = [
+        line
+        for cell in cells
+        if cell.cell_type == "markdown"
+        for line in CODE_FENCE.sub("", cell.source).splitlines()
+        if re.match(r"#\s", line)
+    ]
     if len(h1) > 1:
         problems.append(f"{path.name}: more than one '# ' title: {h1}")
-    if not (cells[1].cell_type == "code" and "google.colab" in cells[1].source):
-        problems.append(f"{path.name}: the second cell is not the Colab set-up cell")
+    if not (
+        cells[1].cell_type == "code" and "google.colab" in cells[1].source
+    ):
+        problems.append(
+            f"{path.name}: the second cell is not the Colab set-up cell"
+        )
     return problems
 
 
 def execution_problems(path: Path) -> list[str]:
     """Stored outputs from one top-to-bottom run: nbval compares them, and a
     notebook without them proves nothing."""
-    code = [cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"]
+    code = [
+        cell
+        for cell in nbformat.read(path, as_version=4).cells
+        if cell.cell_type == "code"
+    ]
     counts = [cell.execution_count for cell in code]
     problems = []
     if counts != list(range(1, len(code) + 1)):
-        problems.append(f"{path.name}: execution counts {counts}, not 1..{len(code)}: run it top to "
-                        "bottom in a fresh kernel (scripts/execute_notebooks.py) and commit the outputs")
+        problems.append(
+            f"{path.name}: execution counts {counts}, not 1..{len(code)}: "
+            "run it top to bottom in a fresh kernel "
+            "(scripts/execute_notebooks.py) and commit the outputs"
+        )
     if not any(cell.outputs for cell in code):
         problems.append(f"{path.name}: no stored outputs")
     return problems
@@ -125,7 +170,9 @@ def test_chapter_is_stored_executed_top_to_bottom(path):
 
 def write_notebook(path: Path, cells: list, counts: list) -> None:
     notebook = nbformat.v4.new_notebook(cells=cells)
-    for cell, count in zip([c for c in cells if c.cell_type == "code"], counts):
+    for cell, count in zip(
+        [c for c in cells if c.cell_type == "code"], counts, strict=True
+    ):
         cell.execution_count = count
         if count:
             cell.outputs = [nbformat.v4.new_output("stream", text="1\n")]
@@ -135,7 +182,8 @@ def write_notebook(path: Path, cells: list, counts: list) -> None:
 def test_the_checks_find_the_problems_of_a_broken_book(tmp_path):
     book = tmp_path / "book"
     book.mkdir()
-    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+    (tmp_path / "_toc.yml").write_text(
+        textwrap.dedent("""\
         format: jb-book
         root: book/intro
         parts:
@@ -145,24 +193,40 @@ def test_the_checks_find_the_problems_of_a_broken_book(tmp_path):
               - file: book/02_gone
                 sections:
                   - file: book/01_good
-        """))
-    (book / "intro.md").write_text("# Intro\n\nAs {cite}`known2020` and {cite:p}`known2020,unknown2021` say.\n"
-                                   "```\n{cite}`in_code_is_fine`\n```\n")
-    (book / "references.bib").write_text("@article{known2020,\n title={A}}\n@book{known2020,\n title={B}}\n")
+        """)
+    )
+    (book / "intro.md").write_text(
+        "# Intro\n\nAs {cite}`known2020` and "
+        "{cite:p}`known2020,unknown2021` say.\n"
+        "```\n{cite}`in_code_is_fine`\n```\n"
+    )
+    (book / "references.bib").write_text(
+        "@article{known2020,\n title={A}}\n@book{known2020,\n title={B}}\n"
+    )
     md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
-    write_notebook(book / "01_good.ipynb", [md("# Good"), code("import google.colab"), code("1")], [1, 2])
-    write_notebook(book / "03_untitled.ipynb",
-                   [md("Text"), code("print(1)"), md("# One\n\n# Two")], [None])
+    write_notebook(
+        book / "01_good.ipynb",
+        [md("# Good"), code("import google.colab"), code("1")],
+        [1, 2],
+    )
+    write_notebook(
+        book / "03_untitled.ipynb",
+        [md("Text"), code("print(1)"), md("# One\n\n# Two")],
+        [None],
+    )
 
     assert toc_problems(tmp_path) == [
         "_toc.yml names book/01_good twice",
         "_toc.yml names 'book/02_gone', which has 0 source files: []",
         "book/03_untitled.ipynb is not in _toc.yml",
     ]
-    assert bibliography_problems(tmp_path) == ["book/references.bib defines known2020 2 times"]
+    assert bibliography_problems(tmp_path) == [
+        "book/references.bib defines known2020 2 times"
+    ]
     known = set(bib_keys(tmp_path))
     assert citation_problems(book / "intro.md", known) == [
-        "intro.md cites unknown2021, which is not in book/references.bib"]
+        "intro.md cites unknown2021, which is not in book/references.bib"
+    ]
     assert layout_problems(book / "01_good.ipynb") == []
     assert execution_problems(book / "01_good.ipynb") == []
     assert layout_problems(book / "03_untitled.ipynb") == [
@@ -171,7 +235,8 @@ def test_the_checks_find_the_problems_of_a_broken_book(tmp_path):
         "03_untitled.ipynb: the second cell is not the Colab set-up cell",
     ]
     assert execution_problems(book / "03_untitled.ipynb") == [
-        "03_untitled.ipynb: execution counts [None], not 1..1: run it top to bottom in a fresh "
-        "kernel (scripts/execute_notebooks.py) and commit the outputs",
+        "03_untitled.ipynb: execution counts [None], not 1..1: run it top "
+        "to bottom in a fresh kernel (scripts/execute_notebooks.py) and "
+        "commit the outputs",
         "03_untitled.ipynb: no stored outputs",
     ]

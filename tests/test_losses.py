@@ -1,4 +1,7 @@
-"""Tests of vaecourse.losses against torch.distributions, closed forms and integrals."""
+"""Tests of vaecourse.losses.
+
+Checked against torch.distributions, closed forms and integrals.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
-from torch.distributions import Bernoulli, ContinuousBernoulli, Independent, Normal
+from torch.distributions import (
+    Bernoulli,
+    ContinuousBernoulli,
+    Independent,
+    Normal,
+)
 
 from vaecourse.distributions import kl_diag_gaussian_std_normal
 from vaecourse.losses import (
@@ -37,21 +45,29 @@ def batch(*shape, seed=0, low=0.0, high=1.0):
 
 # --- squared error -----------------------------------------------------------
 
+
 def test_sum_of_squares_is_a_sum_not_a_norm():
     x = torch.tensor([[0.0, 0.0]])
     x_hat = torch.tensor([[3.0, 4.0]])
-    assert sum_of_squares(x, x_hat).item() == 25.0  # the notes' square root would give 5
+    assert (
+        sum_of_squares(x, x_hat).item() == 25.0
+    )  # the notes' square root would give 5
     assert mean_squared_error(x, x_hat).item() == 12.5
 
 
 def test_squared_error_matches_torch_mse():
     x, x_hat = batch(4, 3, 5, seed=1), batch(4, 3, 5, seed=2)
-    per_example = torch.nn.functional.mse_loss(x_hat, x, reduction="none").flatten(1)
+    per_example = torch.nn.functional.mse_loss(
+        x_hat, x, reduction="none"
+    ).flatten(1)
     torch.testing.assert_close(sum_of_squares(x, x_hat), per_example.sum(1))
-    torch.testing.assert_close(mean_squared_error(x, x_hat), per_example.mean(1))
+    torch.testing.assert_close(
+        mean_squared_error(x, x_hat), per_example.mean(1)
+    )
 
 
 # --- Gaussian NLL ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("variance", [0.01, 1.0, 7.5])
 def test_gaussian_nll_matches_torch_normal(variance):
@@ -63,7 +79,9 @@ def test_gaussian_nll_matches_torch_normal(variance):
 def test_gaussian_nll_is_scaled_sum_of_squares_plus_constant():
     x, x_hat = batch(2, 7, seed=5), batch(2, 7, seed=6)
     s2, n = 0.3, 7
-    expected = sum_of_squares(x, x_hat) / (2 * s2) + n / 2 * math.log(2 * math.pi * s2)
+    expected = sum_of_squares(x, x_hat) / (2 * s2) + n / 2 * math.log(
+        2 * math.pi * s2
+    )
     torch.testing.assert_close(gaussian_nll(x, x_hat, s2), expected)
 
 
@@ -76,6 +94,7 @@ def test_gaussian_nll_with_per_pixel_variance():
 
 # --- Bernoulli ---------------------------------------------------------------
 
+
 def test_bernoulli_nll_matches_torch_bernoulli_on_binary_data():
     probs = batch(5, 8, seed=9, low=0.01, high=0.99)
     x = (batch(5, 8, seed=10) > 0.5).double()
@@ -85,18 +104,25 @@ def test_bernoulli_nll_matches_torch_bernoulli_on_binary_data():
 
 def test_bernoulli_nll_matches_torch_bce_on_grey_values():
     x, probs = batch(5, 8, seed=11), batch(5, 8, seed=12)
-    expected = torch.nn.functional.binary_cross_entropy(probs, x, reduction="none").sum(1)
+    expected = torch.nn.functional.binary_cross_entropy(
+        probs, x, reduction="none"
+    ).sum(1)
     torch.testing.assert_close(bernoulli_nll(x, probs), expected)
 
 
 @settings(max_examples=50, deadline=None)
-# Beyond |logit| ~ 15, 1 - sigmoid(logit) loses digits in float64: the reason logits exist.
-@given(st.lists(st.floats(-15, 15), min_size=1, max_size=8), st.integers(0, 2**16))
+# Beyond |logit| ~ 15, 1 - sigmoid(logit) loses digits in float64: the
+# reason logits exist.
+@given(
+    st.lists(st.floats(-15, 15), min_size=1, max_size=8), st.integers(0, 2**16)
+)
 def test_bce_from_logits_equals_bce_from_probabilities(logits, seed):
     logits = torch.tensor([logits], dtype=torch.float64)
     x = batch(*logits.shape, seed=seed)
     expected = bernoulli_nll(x, torch.sigmoid(logits))
-    torch.testing.assert_close(bernoulli_nll_with_logits(x, logits), expected, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(
+        bernoulli_nll_with_logits(x, logits), expected, rtol=1e-6, atol=1e-6
+    )
 
 
 def test_bce_on_grey_values_is_minimised_at_x_but_not_zero_there():
@@ -116,7 +142,10 @@ def test_bernoulli_nll_is_finite_at_saturated_probabilities():
 
 # --- continuous Bernoulli ----------------------------------------------------
 
-@pytest.mark.parametrize("logit", [-20.0, -3.0, -0.5, -1e-4, 0.0, 1e-5, 0.3, 2.0, 15.0])
+
+@pytest.mark.parametrize(
+    "logit", [-20.0, -3.0, -0.5, -1e-4, 0.0, 1e-5, 0.3, 2.0, 15.0]
+)
 def test_continuous_bernoulli_normaliser_integrates_density_to_one(logit):
     lam = 1.0 / (1.0 + math.exp(-logit))
 
@@ -124,7 +153,9 @@ def test_continuous_bernoulli_normaliser_integrates_density_to_one(logit):
         return math.exp(x * math.log(lam) + (1 - x) * math.log1p(-lam))
 
     area, _ = integrate.quad(unnormalised, 0.0, 1.0, epsabs=0, epsrel=1e-12)
-    log_c = continuous_bernoulli_log_normalizer(torch.tensor(logit, dtype=torch.float64))
+    log_c = continuous_bernoulli_log_normalizer(
+        torch.tensor(logit, dtype=torch.float64)
+    )
     assert log_c.item() == pytest.approx(-math.log(area), rel=1e-9, abs=1e-9)
 
 
@@ -132,12 +163,15 @@ def test_continuous_bernoulli_nll_matches_torch_distribution():
     logits = torch.linspace(-6, 6, 40, dtype=torch.float64).reshape(2, 20)
     x = batch(2, 20, seed=13)
     expected = -Independent(ContinuousBernoulli(logits=logits), 1).log_prob(x)
-    torch.testing.assert_close(continuous_bernoulli_nll_with_logits(x, logits), expected)
+    torch.testing.assert_close(
+        continuous_bernoulli_nll_with_logits(x, logits), expected
+    )
 
 
 def test_continuous_bernoulli_log_normaliser_is_smooth_at_one_half():
-    logits = torch.tensor([-2e-3, -1e-3, -5e-4, 0.0, 5e-4, 1e-3, 2e-3],
-                          dtype=torch.float64)
+    logits = torch.tensor(
+        [-2e-3, -1e-3, -5e-4, 0.0, 5e-4, 1e-3, 2e-3], dtype=torch.float64
+    )
     values = continuous_bernoulli_log_normalizer(logits)
     # log(l / tanh(l/2)) = log 2 + l^2/12 - 7 l^4/1440 + O(l^6) (SymPy).
     expected = math.log(2) + logits**2 / 12 - 7 * logits**4 / 1440
@@ -146,14 +180,23 @@ def test_continuous_bernoulli_log_normaliser_is_smooth_at_one_half():
 
 # --- the negative ELBO -------------------------------------------------------
 
+
 def test_negative_elbo_follows_the_course_convention():
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(6, 784, generator=g) > 0.5).float()
     logits = torch.randn(6, 784, generator=g)
-    mu, logvar = torch.randn(6, 20, generator=g), torch.randn(6, 20, generator=g)
+    mu, logvar = (
+        torch.randn(6, 20, generator=g),
+        torch.randn(6, 20, generator=g),
+    )
     terms = negative_elbo(x, logits, mu, logvar, beta=4.0)
     # sum over pixels and latent units, mean over the batch
-    recon = torch.nn.functional.binary_cross_entropy_with_logits(logits, x, reduction="sum") / 6
+    recon = (
+        torch.nn.functional.binary_cross_entropy_with_logits(
+            logits, x, reduction="sum"
+        )
+        / 6
+    )
     kl = kl_diag_gaussian_std_normal(mu, logvar).sum() / 6
     torch.testing.assert_close(terms.reconstruction, recon)
     torch.testing.assert_close(terms.kl, kl)
@@ -164,8 +207,13 @@ def test_negative_elbo_matches_a_torch_distributions_estimate():
     g = torch.Generator().manual_seed(1)
     x = torch.rand(3, 10, generator=g, dtype=torch.float64)
     mean = torch.rand(3, 10, generator=g, dtype=torch.float64)
-    mu, logvar = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g, dtype=torch.float64)
-    terms = negative_elbo(x, mean, mu, logvar, likelihood="gaussian", variance=0.5)
+    mu, logvar = (
+        torch.randn(3, 2, generator=g, dtype=torch.float64),
+        torch.randn(3, 2, generator=g, dtype=torch.float64),
+    )
+    terms = negative_elbo(
+        x, mean, mu, logvar, likelihood="gaussian", variance=0.5
+    )
     log_lik = Independent(Normal(mean, math.sqrt(0.5)), 1).log_prob(x)
     q = Independent(Normal(mu, (0.5 * logvar).exp()), 1)
     p = Independent(Normal(torch.zeros_like(mu), torch.ones_like(mu)), 1)
@@ -173,28 +221,43 @@ def test_negative_elbo_matches_a_torch_distributions_estimate():
     torch.testing.assert_close(terms.loss, -elbo.mean())
 
 
-@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian", "continuous_bernoulli"])
+@pytest.mark.parametrize(
+    "likelihood", ["bernoulli", "gaussian", "continuous_bernoulli"]
+)
 def test_negative_elbo_gradients_reach_encoder_outputs(likelihood):
     x = batch(4, 6, seed=2).float()
     out = torch.zeros(4, 6, requires_grad=True)
     mu = torch.zeros(4, 2, requires_grad=True)
     logvar = torch.full((4, 2), 0.5, requires_grad=True)
-    negative_elbo(x, out, mu + 0.1, logvar, likelihood=likelihood).loss.backward()
+    negative_elbo(
+        x, out, mu + 0.1, logvar, likelihood=likelihood
+    ).loss.backward()
     for t in (out, mu, logvar):
-        assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
+        assert (
+            t.grad is not None
+            and torch.isfinite(t.grad).all()
+            and t.grad.abs().sum() > 0
+        )
 
 
 def test_negative_elbo_is_finite_at_logvar_80():
     x = batch(2, 5, seed=3).float()
     for lv in (-80.0, 80.0):
-        terms = negative_elbo(x, torch.zeros(2, 5), torch.zeros(2, 3), torch.full((2, 3), lv))
+        terms = negative_elbo(
+            x, torch.zeros(2, 5), torch.zeros(2, 3), torch.full((2, 3), lv)
+        )
         assert torch.isfinite(terms.loss)
 
 
 def test_pixels_left_in_0_to_16_are_refused_by_bce():
     digits_like = torch.tensor([[0.0, 8.0, 16.0]])
     with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
-        negative_elbo(digits_like, torch.zeros(1, 3), torch.zeros(1, 2), torch.zeros(1, 2))
+        negative_elbo(
+            digits_like,
+            torch.zeros(1, 3),
+            torch.zeros(1, 2),
+            torch.zeros(1, 2),
+        )
 
 
 def test_squared_error_numpy_reference():
@@ -205,11 +268,16 @@ def test_squared_error_numpy_reference():
 
 def test_gaussian_nll_keeps_a_python_variance_at_full_precision():
     x, x_hat = batch(2, 3, seed=30), batch(2, 3, seed=31)
-    expected = sum_of_squares(x, x_hat) / (2 * 0.2) + 3 / 2 * math.log(2 * math.pi * 0.2)
-    torch.testing.assert_close(gaussian_nll(x, x_hat, 0.2), expected, rtol=1e-14, atol=0)
+    expected = sum_of_squares(x, x_hat) / (2 * 0.2) + 3 / 2 * math.log(
+        2 * math.pi * 0.2
+    )
+    torch.testing.assert_close(
+        gaussian_nll(x, x_hat, 0.2), expected, rtol=1e-14, atol=0
+    )
 
 
 # --- saturated probabilities: as F.binary_cross_entropy ----------------------
+
 
 def bce_by_hand(x: float, p: float) -> float:
     """-[x log p + (1 - x) log(1 - p)], each log clamped at -100."""
@@ -219,8 +287,16 @@ def bce_by_hand(x: float, p: float) -> float:
 
 
 # (x, p): saturated p equal to x, saturated p far from x, grey x.
-SATURATED = [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0), (0.3, 0.0),
-             (0.3, 1.0), (0.5, 0.5), (1.0, 0.25)]
+SATURATED = [
+    (0.0, 0.0),
+    (1.0, 1.0),
+    (1.0, 0.0),
+    (0.0, 1.0),
+    (0.3, 0.0),
+    (0.3, 1.0),
+    (0.5, 0.5),
+    (1.0, 0.25),
+]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -269,6 +345,7 @@ def test_bce_of_a_float32_sigmoid_that_reached_one():
 
 # --- image batches (B, C, H, W): every pixel of every channel is summed ------
 
+
 def images(seed: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
     return batch(2, 3, 4, 5, seed=seed, low=low, high=high)
 
@@ -314,8 +391,27 @@ def test_continuous_bernoulli_nll_of_an_image_batch_matches_torch():
 
 # --- the continuous Bernoulli log-normaliser: value and gradient -------------
 
-LOGITS = [0.0, 1e-6, 1e-4, 1e-3, 3e-3, 0.01, 0.1, 0.2, 0.22, 0.25, 0.5,
-          0.9, 0.91, 0.95, 1.0, 3.0, 10.0, 100.0, 1e4]
+LOGITS = [
+    0.0,
+    1e-6,
+    1e-4,
+    1e-3,
+    3e-3,
+    0.01,
+    0.1,
+    0.2,
+    0.22,
+    0.25,
+    0.5,
+    0.9,
+    0.91,
+    0.95,
+    1.0,
+    3.0,
+    10.0,
+    100.0,
+    1e4,
+]
 
 
 def log_normaliser_and_gradient(logit: float) -> tuple[float, float]:
@@ -369,12 +465,13 @@ def continuous_bernoulli_nll_by_hand(x: float, logit: float) -> float:
 def test_continuous_bernoulli_nll_at_large_logits():
     # Beyond |logit| 15 torch.distributions.ContinuousBernoulli loses its
     # normaliser (sigmoid rounds to 1); 50-digit arithmetic is the reference.
-    logits = torch.tensor([[-300.0, -60.0, -20.0, 16.0, 25.0, 80.0]],
-                          dtype=torch.float64)
+    logits = torch.tensor(
+        [[-300.0, -60.0, -20.0, 16.0, 25.0, 80.0]], dtype=torch.float64
+    )
     x = torch.tensor([[0.0, 0.1, 0.5, 0.9, 1.0, 0.7]], dtype=torch.float64)
     expected = sum(
         continuous_bernoulli_nll_by_hand(a, b)
-        for a, b in zip(x[0].tolist(), logits[0].tolist())
+        for a, b in zip(x[0].tolist(), logits[0].tolist(), strict=True)
     )
     ours = continuous_bernoulli_nll_with_logits(x, logits)
     assert ours.item() == pytest.approx(expected, rel=1e-12)
@@ -382,12 +479,23 @@ def test_continuous_bernoulli_nll_at_large_logits():
 
 # --- beta of any real kind ---------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "beta",
-    [0.5, np.float32(0.5), np.float64(0.5), torch.tensor(0.5),
-     torch.tensor(0.5, dtype=torch.float64)],
-    ids=["float", "numpy float32", "numpy float64", "0-d tensor",
-         "0-d float64 tensor"],
+    [
+        0.5,
+        np.float32(0.5),
+        np.float64(0.5),
+        torch.tensor(0.5),
+        torch.tensor(0.5, dtype=torch.float64),
+    ],
+    ids=[
+        "float",
+        "numpy float32",
+        "numpy float64",
+        "0-d tensor",
+        "0-d float64 tensor",
+    ],
 )
 def test_negative_elbo_takes_beta_as_any_real_number(beta):
     g = torch.Generator().manual_seed(5)
@@ -401,6 +509,7 @@ def test_negative_elbo_takes_beta_as_any_real_number(beta):
 
 
 # --- the decoder variance: the shapes it may have ----------------------------
+
 
 @pytest.mark.parametrize(
     "shape", [(), (1,), (1, 1), (5,), (4, 5), (4, 1), (1, 5)], ids=str
@@ -444,129 +553,274 @@ LOSSES = {
     "gaussian_nll": gaussian_nll,
     "bernoulli_nll": bernoulli_nll,
     "bernoulli_nll_with_logits": bernoulli_nll_with_logits,
-    "continuous_bernoulli_nll_with_logits":
-        continuous_bernoulli_nll_with_logits,
+    "continuous_bernoulli_nll_with_logits": (
+        continuous_bernoulli_nll_with_logits
+    ),
 }
 
 BAD_INPUTS = [
-    (lambda: sum_of_squares(x, torch.rand(2, 4)), ValueError,
-     "x and x_hat must have the same shape, got (2, 3) and (2, 4)"),
-    (lambda: mean_squared_error(x, torch.rand(3, 3)), ValueError,
-     "x and x_hat must have the same shape, got (2, 3) and (3, 3)"),
-    (lambda: sum_of_squares(torch.ones(2, 3, dtype=torch.int64), x),
-     TypeError, "x must be a floating-point tensor, got dtype torch.int64"),
-    (lambda: sum_of_squares(x.numpy(), x), TypeError,
-     "x must be a torch.Tensor, got ndarray"),
+    (
+        lambda: sum_of_squares(x, torch.rand(2, 4)),
+        ValueError,
+        "x and x_hat must have the same shape, got (2, 3) and (2, 4)",
+    ),
+    (
+        lambda: mean_squared_error(x, torch.rand(3, 3)),
+        ValueError,
+        "x and x_hat must have the same shape, got (2, 3) and (3, 3)",
+    ),
+    (
+        lambda: sum_of_squares(torch.ones(2, 3, dtype=torch.int64), x),
+        TypeError,
+        "x must be a floating-point tensor, got dtype torch.int64",
+    ),
+    (
+        lambda: sum_of_squares(x.numpy(), x),
+        TypeError,
+        "x must be a torch.Tensor, got ndarray",
+    ),
     (lambda: sum_of_squares(nan, x), ValueError, "x contains NaN"),
-    (lambda: sum_of_squares(x, x * inf), ValueError,
-     "x_hat must be finite, found inf"),
-    (lambda: sum_of_squares(torch.rand(3), torch.rand(3)), ValueError,
-     "x must have shape (batch, ...) with at least 2 dimensions"),
-    (lambda: sum_of_squares(x, x.double()), ValueError,
-     "x and x_hat must have the same dtype, got torch.float32 and "
-     "torch.float64"),
-    (lambda: bernoulli_nll(x.double(), x), ValueError,
-     "x and probs must have the same dtype, got torch.float64 and "
-     "torch.float32"),
+    (
+        lambda: sum_of_squares(x, x * inf),
+        ValueError,
+        "x_hat must be finite, found inf",
+    ),
+    (
+        lambda: sum_of_squares(torch.rand(3), torch.rand(3)),
+        ValueError,
+        "x must have shape (batch, ...) with at least 2 dimensions",
+    ),
+    (
+        lambda: sum_of_squares(x, x.double()),
+        ValueError,
+        "x and x_hat must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: bernoulli_nll(x.double(), x),
+        ValueError,
+        "x and probs must have the same dtype, got torch.float64 and "
+        "torch.float32",
+    ),
     # An empty batch: the mean over it would be NaN.
-    (lambda: negative_elbo(empty, empty, torch.zeros(0, 2),
-                           torch.zeros(0, 2)),
-     ValueError, "x must hold at least one example, got a batch of size 0 "
-     "(shape (0, 3))"),
+    (
+        lambda: negative_elbo(
+            empty, empty, torch.zeros(0, 2), torch.zeros(0, 2)
+        ),
+        ValueError,
+        "x must hold at least one example, got a batch of size 0 "
+        "(shape (0, 3))",
+    ),
     # The decoder variance.
-    (lambda: gaussian_nll(x, z, -1.0), ValueError,
-     "variance must be positive, got minimum -1"),
-    (lambda: gaussian_nll(x, z, 0.0), ValueError,
-     "variance must be positive, got minimum 0"),
-    (lambda: gaussian_nll(x, z, "1"), TypeError,
-     "variance must be a real number, got str '1'"),
-    (lambda: gaussian_nll(x, z, inf), ValueError,
-     "variance must be finite, got inf"),
-    (lambda: gaussian_nll(x, z, torch.tensor([1.0, inf, 1.0])), ValueError,
-     "variance must be finite, found inf"),
-    (lambda: gaussian_nll(x, z, 1e-50), ValueError,
-     "variance must be positive and finite in torch.float32, the dtype of "
-     "the data: 1e-50 becomes 0.0"),
-    (lambda: gaussian_nll(x, z, torch.tensor([1e-50], dtype=torch.float64)),
-     ValueError, "variance must be positive and finite in torch.float32"),
-    (lambda: gaussian_nll(x, z, 1e39), ValueError,
-     "variance must be positive and finite in torch.float32, the dtype of "
-     "the data: 1e+39 becomes inf"),
-    (lambda: gaussian_nll(x, z, torch.ones(2)), ValueError,
-     "variance must be a number or a tensor broadcastable to one example's "
-     "shape (3,), got shape (2,)"),
-    (lambda: gaussian_nll(x, z, torch.ones(2, 3)), ValueError,
-     "variance must be a number or a tensor broadcastable to one example's "
-     "shape (3,), got shape (2, 3)"),
-    (lambda: gaussian_nll(x, z, torch.ones(1, 1)), ValueError,
-     "variance must be a number or a tensor broadcastable to one example's "
-     "shape (3,), got shape (1, 1)"),
-    (lambda: gaussian_nll(torch.ones(2, 3, 4), torch.ones(2, 3, 4),
-                          torch.ones(2, 1)),
-     ValueError, "variance must be a number or a tensor broadcastable to one "
-     "example's shape (3, 4), got shape (2, 1)"),
+    (
+        lambda: gaussian_nll(x, z, -1.0),
+        ValueError,
+        "variance must be positive, got minimum -1",
+    ),
+    (
+        lambda: gaussian_nll(x, z, 0.0),
+        ValueError,
+        "variance must be positive, got minimum 0",
+    ),
+    (
+        lambda: gaussian_nll(x, z, "1"),
+        TypeError,
+        "variance must be a real number, got str '1'",
+    ),
+    (
+        lambda: gaussian_nll(x, z, inf),
+        ValueError,
+        "variance must be finite, got inf",
+    ),
+    (
+        lambda: gaussian_nll(x, z, torch.tensor([1.0, inf, 1.0])),
+        ValueError,
+        "variance must be finite, found inf",
+    ),
+    (
+        lambda: gaussian_nll(x, z, 1e-50),
+        ValueError,
+        "variance must be positive and finite in torch.float32, the dtype of "
+        "the data: 1e-50 becomes 0.0",
+    ),
+    (
+        lambda: gaussian_nll(x, z, torch.tensor([1e-50], dtype=torch.float64)),
+        ValueError,
+        "variance must be positive and finite in torch.float32",
+    ),
+    (
+        lambda: gaussian_nll(x, z, 1e39),
+        ValueError,
+        "variance must be positive and finite in torch.float32, the dtype of "
+        "the data: 1e+39 becomes inf",
+    ),
+    (
+        lambda: gaussian_nll(x, z, torch.ones(2)),
+        ValueError,
+        "variance must be a number or a tensor broadcastable to one example's "
+        "shape (3,), got shape (2,)",
+    ),
+    (
+        lambda: gaussian_nll(x, z, torch.ones(2, 3)),
+        ValueError,
+        "variance must be a number or a tensor broadcastable to one example's "
+        "shape (3,), got shape (2, 3)",
+    ),
+    (
+        lambda: gaussian_nll(x, z, torch.ones(1, 1)),
+        ValueError,
+        "variance must be a number or a tensor broadcastable to one example's "
+        "shape (3,), got shape (1, 1)",
+    ),
+    (
+        lambda: gaussian_nll(
+            torch.ones(2, 3, 4), torch.ones(2, 3, 4), torch.ones(2, 1)
+        ),
+        ValueError,
+        "variance must be a number or a tensor broadcastable to one "
+        "example's shape (3, 4), got shape (2, 1)",
+    ),
     # Probabilities, targets and logits.
-    (lambda: bernoulli_nll(x, torch.full((2, 3), 1.5)), ValueError,
-     "probs must lie in [0, 1], found values in [1.5, 1.5]"),
-    (lambda: bernoulli_nll(x, torch.full((2, 3), -0.1)), ValueError,
-     "probs must lie in [0, 1], found values in [-0.1, -0.1]"),
+    (
+        lambda: bernoulli_nll(x, torch.full((2, 3), 1.5)),
+        ValueError,
+        "probs must lie in [0, 1], found values in [1.5, 1.5]",
+    ),
+    (
+        lambda: bernoulli_nll(x, torch.full((2, 3), -0.1)),
+        ValueError,
+        "probs must lie in [0, 1], found values in [-0.1, -0.1]",
+    ),
     (lambda: bernoulli_nll(x * 16, x), ValueError, "x must lie in [0, 1]"),
-    (lambda: bernoulli_nll_with_logits(x * 16, z), ValueError,
-     "x must lie in [0, 1]"),
-    (lambda: bernoulli_nll_with_logits(x, nan), ValueError,
-     "logits contains NaN"),
+    (
+        lambda: bernoulli_nll_with_logits(x * 16, z),
+        ValueError,
+        "x must lie in [0, 1]",
+    ),
+    (
+        lambda: bernoulli_nll_with_logits(x, nan),
+        ValueError,
+        "logits contains NaN",
+    ),
     # BCE(1, +inf) = inf - inf in the stable formula: refused.
-    (lambda: bernoulli_nll_with_logits(ones, ones * inf), ValueError,
-     "logits must be finite, found inf"),
-    (lambda: bernoulli_nll_with_logits(0 * ones, -ones * inf), ValueError,
-     "logits must be finite, found -inf"),
-    (lambda: continuous_bernoulli_nll_with_logits(x, ones * inf), ValueError,
-     "logits must be finite, found inf"),
-    (lambda: continuous_bernoulli_nll_with_logits(x, -ones * inf),
-     ValueError, "logits must be finite, found -inf"),
-    (lambda: continuous_bernoulli_log_normalizer(torch.tensor([0.0, inf])),
-     ValueError, "logits must be finite, found inf"),
-    (lambda: continuous_bernoulli_log_normalizer(torch.tensor([1, 2])),
-     TypeError, "logits must be a floating-point tensor, got dtype "
-     "torch.int64"),
+    (
+        lambda: bernoulli_nll_with_logits(ones, ones * inf),
+        ValueError,
+        "logits must be finite, found inf",
+    ),
+    (
+        lambda: bernoulli_nll_with_logits(0 * ones, -ones * inf),
+        ValueError,
+        "logits must be finite, found -inf",
+    ),
+    (
+        lambda: continuous_bernoulli_nll_with_logits(x, ones * inf),
+        ValueError,
+        "logits must be finite, found inf",
+    ),
+    (
+        lambda: continuous_bernoulli_nll_with_logits(x, -ones * inf),
+        ValueError,
+        "logits must be finite, found -inf",
+    ),
+    (
+        lambda: continuous_bernoulli_log_normalizer(torch.tensor([0.0, inf])),
+        ValueError,
+        "logits must be finite, found inf",
+    ),
+    (
+        lambda: continuous_bernoulli_log_normalizer(torch.tensor([1, 2])),
+        TypeError,
+        "logits must be a floating-point tensor, got dtype torch.int64",
+    ),
     # The ELBO's other arguments.
-    (lambda: negative_elbo(x, z, lv, lv, likelihood="poisson"), ValueError,
-     "likelihood must be 'bernoulli', 'gaussian' or 'continuous_bernoulli', "
-     "got 'poisson'"),
-    (lambda: reconstruction_nll(x, z, "normal"), ValueError,
-     "likelihood must be 'bernoulli', 'gaussian' or 'continuous_bernoulli', "
-     "got 'normal'"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=-1.0), ValueError,
-     "beta must be at least 0.0, got -1.0"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=float("nan")), ValueError,
-     "beta must be a number, got NaN"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=np.float64("nan")), ValueError,
-     "beta must be a number, got NaN"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=inf), ValueError,
-     "beta must be finite, got inf"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=torch.tensor(inf)), ValueError,
-     "beta must be finite, got inf"),
-    (lambda: negative_elbo(x, z, lv, lv, beta="1"), TypeError,
-     "beta must be a real number, got str '1'"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=torch.ones(2)), TypeError,
-     "beta must be a real number, got a tensor of shape (2,)"),
-    (lambda: negative_elbo(x, z, lv, lv, beta=True), TypeError,
-     "beta must be a real number, got bool True"),
-    (lambda: negative_elbo(x, z, torch.zeros(5, 4), torch.zeros(5, 4)),
-     ValueError, "mu must have shape (batch, m) with the batch size of x, 2, "
-     "got shape (5, 4)"),
-    (lambda: negative_elbo(x, z, torch.zeros(4), torch.zeros(4)),
-     ValueError, "mu must have shape (batch, m) with the batch size of x, 2, "
-     "got shape (4,)"),
-    (lambda: negative_elbo(x, z, torch.zeros(2, 1, 4), torch.zeros(2, 1, 4)),
-     ValueError, "mu must have shape (batch, m) with the batch size of x, 2, "
-     "got shape (2, 1, 4)"),
-    (lambda: negative_elbo(x, z, lv, torch.full((2, 4), inf)), ValueError,
-     "logvar must be finite, found inf"),
-    (lambda: negative_elbo(x, z, lv, torch.full((2, 4), -inf)), ValueError,
-     "logvar must be finite, found -inf"),
-    (lambda: negative_elbo(x, z, torch.full((2, 4), inf), lv), ValueError,
-     "mu must be finite, found inf"),
+    (
+        lambda: negative_elbo(x, z, lv, lv, likelihood="poisson"),
+        ValueError,
+        "likelihood must be 'bernoulli', 'gaussian' or "
+        "'continuous_bernoulli', got 'poisson'",
+    ),
+    (
+        lambda: reconstruction_nll(x, z, "normal"),
+        ValueError,
+        "likelihood must be 'bernoulli', 'gaussian' or "
+        "'continuous_bernoulli', got 'normal'",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=-1.0),
+        ValueError,
+        "beta must be at least 0.0, got -1.0",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=float("nan")),
+        ValueError,
+        "beta must be a number, got NaN",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=np.float64("nan")),
+        ValueError,
+        "beta must be a number, got NaN",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=inf),
+        ValueError,
+        "beta must be finite, got inf",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=torch.tensor(inf)),
+        ValueError,
+        "beta must be finite, got inf",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta="1"),
+        TypeError,
+        "beta must be a real number, got str '1'",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=torch.ones(2)),
+        TypeError,
+        "beta must be a real number, got a tensor of shape (2,)",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, lv, beta=True),
+        TypeError,
+        "beta must be a real number, got bool True",
+    ),
+    (
+        lambda: negative_elbo(x, z, torch.zeros(5, 4), torch.zeros(5, 4)),
+        ValueError,
+        "mu must have shape (batch, m) with the batch size of x, 2, "
+        "got shape (5, 4)",
+    ),
+    (
+        lambda: negative_elbo(x, z, torch.zeros(4), torch.zeros(4)),
+        ValueError,
+        "mu must have shape (batch, m) with the batch size of x, 2, "
+        "got shape (4,)",
+    ),
+    (
+        lambda: negative_elbo(
+            x, z, torch.zeros(2, 1, 4), torch.zeros(2, 1, 4)
+        ),
+        ValueError,
+        "mu must have shape (batch, m) with the batch size of x, 2, "
+        "got shape (2, 1, 4)",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, torch.full((2, 4), inf)),
+        ValueError,
+        "logvar must be finite, found inf",
+    ),
+    (
+        lambda: negative_elbo(x, z, lv, torch.full((2, 4), -inf)),
+        ValueError,
+        "logvar must be finite, found -inf",
+    ),
+    (
+        lambda: negative_elbo(x, z, torch.full((2, 4), inf), lv),
+        ValueError,
+        "mu must be finite, found inf",
+    ),
 ]
 
 

@@ -1,4 +1,4 @@
-"""The project's own files agree with each other: versions, environments, config."""
+"""The project's own files agree: versions, environments, configuration."""
 
 from __future__ import annotations
 
@@ -39,12 +39,18 @@ def test_pyproject_does_not_pin_what_colab_provides(root):
     assert project["requires-python"] == ">=3.10"
     for dep in project["dependencies"]:
         if requirement_name(dep) in {"torch", "numpy", "matplotlib"}:
-            assert "==" not in dep and "<" not in dep, f"{dep} would break Colab users"
+            assert "==" not in dep and "<" not in dep, (
+                f"{dep} would break Colab users"
+            )
 
 
 def test_constraints_pin_the_environment_of_the_committed_outputs(root):
-    lines = (root / "requirements" / "constraints.txt").read_text().splitlines()
-    pins = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    lines = (
+        (root / "requirements" / "constraints.txt").read_text().splitlines()
+    )
+    pins = dict(
+        line.split("==") for line in lines if line and not line.startswith("#")
+    )
     assert pins["torch"] == "2.13.0"
     project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
     needed = [requirement_name(d) for d in project["dependencies"]]
@@ -69,11 +75,13 @@ def packages_in_pyproject(root: Path) -> set[str]:
     from setuptools import find_packages
 
     find = packages["find"]
-    return set(find_packages(
-        where=str(root / find.get("where", ["."])[0]),
-        include=find.get("include", ["*"]),
-        exclude=find.get("exclude", []),
-    ))
+    return set(
+        find_packages(
+            where=str(root / find.get("where", ["."])[0]),
+            include=find.get("include", ["*"]),
+            exclude=find.get("exclude", []),
+        )
+    )
 
 
 def test_pyproject_ships_every_package_of_vaecourse(root):
@@ -85,7 +93,8 @@ def test_pyproject_ships_every_package_of_vaecourse(root):
     }
     missing = sorted(on_disk - packages_in_pyproject(root))
     assert not missing, (
-        f"not in [tool.setuptools] packages of pyproject.toml: {missing}")
+        f"not in [tool.setuptools] packages of pyproject.toml: {missing}"
+    )
 
 
 def test_makefile_installs_with_the_constraints(root):
@@ -96,8 +105,11 @@ def test_makefile_installs_with_the_constraints(root):
 
 def test_ci_runs_make_test_and_nothing_else(root):
     commands = [
-        line for line in (root / ".ci" / "run").read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#") and not line.startswith(("set ", "cd "))
+        line
+        for line in (root / ".ci" / "run").read_text().splitlines()
+        if line.strip()
+        and not line.lstrip().startswith("#")
+        and not line.startswith(("set ", "cd "))
     ]
     assert commands == ["exec make test"]
 
@@ -115,27 +127,37 @@ def make_venv(tmp_path: Path, python: str, apt_get: str):
     shutil.copy(ROOT / "Makefile", tmp_path)
     shutil.copy(ROOT / "pyproject.toml", tmp_path)
     (tmp_path / "requirements").mkdir()
-    shutil.copy(ROOT / "requirements" / "constraints.txt",
-                tmp_path / "requirements")
+    shutil.copy(
+        ROOT / "requirements" / "constraints.txt", tmp_path / "requirements"
+    )
     shadow = tmp_path / "shadow"
     shadow.mkdir()
     (shadow / "ensurepip.py").write_text(NO_ENSUREPIP)
     wrapper = tmp_path / "python-without-ensurepip"
-    wrapper.write_text(
-        f'#!/bin/sh\nPYTHONPATH={shadow} exec {python} "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={shadow} exec {python} "$@"\n')
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "apt-get").write_text(
-        f'#!/bin/sh\necho "$@" >> {tmp_path}/apt-get.log\n{apt_get}\n')
+        f'#!/bin/sh\necho "$@" >> {tmp_path}/apt-get.log\n{apt_get}\n'
+    )
     for script in (wrapper, bin_dir / "apt-get"):
         script.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     for name in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):
         env.pop(name, None)
     result = subprocess.run(
-        ["make", "--no-print-directory", ".venv/bin/python",
-         f"PYTHON={wrapper}"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        [
+            "make",
+            "--no-print-directory",
+            ".venv/bin/python",
+            f"PYTHON={wrapper}",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     log = tmp_path / "apt-get.log"
     calls = log.read_text().splitlines() if log.is_file() else []
     return result, calls
@@ -147,9 +169,16 @@ def debian_python() -> tuple[str, str]:
     if shutil.which("make") is None or not os.access(python, os.X_OK):
         pytest.skip("needs make and /usr/bin/python3")
     probe = subprocess.run(
-        [python, "-c", "import sys; print(sys.base_prefix, "
-         "'python%d.%d-venv' % sys.version_info[:2])"],
-        capture_output=True, text=True, check=True).stdout.split()
+        [
+            python,
+            "-c",
+            "import sys; print(sys.base_prefix, "
+            "'python%d.%d-venv' % sys.version_info[:2])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     if probe[0] != "/usr":
         pytest.skip(f"{python} is not the system's Python")
     return python, probe[1]
@@ -163,8 +192,9 @@ def is_root() -> bool:
 def test_make_names_the_venv_package_it_could_not_install(tmp_path):
     python, package = debian_python()
     # The install fails, as it does offline.
-    result, calls = make_venv(tmp_path, python,
-                              apt_get='[ "$1" = update ] || exit 100')
+    result, calls = make_venv(
+        tmp_path, python, apt_get='[ "$1" = update ] || exit 100'
+    )
     assert result.returncode != 0
     assert f"sudo apt-get install {package}" in result.stdout, result.stdout
     expected = [f"install -y -qq {package}"] if is_root() else []
@@ -177,8 +207,9 @@ def test_make_installs_the_venv_package_then_makes_the_venv(tmp_path):
     if not is_root():
         pytest.skip("installs with apt-get only as root")
     # The stand-in cannot install ensurepip: the real one must be there.
-    probe = subprocess.run([python, "-c", "import ensurepip"],
-                           capture_output=True)
+    probe = subprocess.run(
+        [python, "-c", "import ensurepip"], capture_output=True
+    )
     if probe.returncode:
         pytest.skip(f"{python} has no ensurepip ({package} not installed)")
     # The stand-in "installs" the package: ensurepip comes back.

@@ -46,7 +46,10 @@ def test_an_assignment_that_computes_a_value_is_kept():
 
 def test_show_source_prints_the_text(capsys):
     show_source(losses.mean_squared_error)
-    assert capsys.readouterr().out == source_text(losses.mean_squared_error) + "\n"
+    assert (
+        capsys.readouterr().out
+        == source_text(losses.mean_squared_error) + "\n"
+    )
     assert vaecourse.show_source is show_source
 
 

@@ -32,8 +32,10 @@ def raises(call, error, message):
 
 # --- check_int --------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
-    "value", [3, np.int64(3), np.int8(3), torch.tensor(3)],
+    "value",
+    [3, np.int64(3), np.int8(3), torch.tensor(3)],
     ids=["int", "numpy int64", "numpy int8", "0-d tensor"],
 )
 def test_check_int_accepts_integers_of_any_kind(value):
@@ -42,24 +44,51 @@ def test_check_int_accepts_integers_of_any_kind(value):
 
 
 BAD_INTS = [
-    (lambda: V.check_int("n", 2.0), TypeError,
-     "n must be an integer, got float 2.0"),
-    (lambda: V.check_int("n", True), TypeError,
-     "n must be an integer, got bool True"),
-    (lambda: V.check_int("n", np.bool_(True)), TypeError,
-     "n must be an integer, got bool"),  # repr: True or np.True_
-    (lambda: V.check_int("n", "3"), TypeError,
-     "n must be an integer, got str '3'"),
-    (lambda: V.check_int("n", torch.tensor(3.0)), TypeError,
-     "n must be an integer, got Tensor tensor(3.)"),
-    (lambda: V.check_int("n", torch.tensor([3])), TypeError,
-     "n must be an integer, got Tensor tensor([3])"),
-    (lambda: V.check_int("n", None), TypeError,
-     "n must be an integer, got NoneType None"),
-    (lambda: V.check_int("n", 1, minimum=2), ValueError,
-     "n must be at least 2, got 1"),
-    (lambda: V.check_int("n", np.int64(-5), minimum=0), ValueError,
-     "n must be at least 0, got -5"),
+    (
+        lambda: V.check_int("n", 2.0),
+        TypeError,
+        "n must be an integer, got float 2.0",
+    ),
+    (
+        lambda: V.check_int("n", True),
+        TypeError,
+        "n must be an integer, got bool True",
+    ),
+    (
+        lambda: V.check_int("n", np.bool_(True)),
+        TypeError,
+        "n must be an integer, got bool",
+    ),  # repr: True or np.True_
+    (
+        lambda: V.check_int("n", "3"),
+        TypeError,
+        "n must be an integer, got str '3'",
+    ),
+    (
+        lambda: V.check_int("n", torch.tensor(3.0)),
+        TypeError,
+        "n must be an integer, got Tensor tensor(3.)",
+    ),
+    (
+        lambda: V.check_int("n", torch.tensor([3])),
+        TypeError,
+        "n must be an integer, got Tensor tensor([3])",
+    ),
+    (
+        lambda: V.check_int("n", None),
+        TypeError,
+        "n must be an integer, got NoneType None",
+    ),
+    (
+        lambda: V.check_int("n", 1, minimum=2),
+        ValueError,
+        "n must be at least 2, got 1",
+    ),
+    (
+        lambda: V.check_int("n", np.int64(-5), minimum=0),
+        ValueError,
+        "n must be at least 0, got -5",
+    ),
 ]
 
 
@@ -70,12 +99,23 @@ def test_check_int_refuses(call, error, message):
 
 # --- check_real -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "value",
-    [0.5, np.float32(0.5), np.float64(0.5), torch.tensor(0.5),
-     torch.tensor(0.5, dtype=torch.float64)],
-    ids=["float", "numpy float32", "numpy float64", "0-d tensor",
-         "0-d float64 tensor"],
+    [
+        0.5,
+        np.float32(0.5),
+        np.float64(0.5),
+        torch.tensor(0.5),
+        torch.tensor(0.5, dtype=torch.float64),
+    ],
+    ids=[
+        "float",
+        "numpy float32",
+        "numpy float64",
+        "0-d tensor",
+        "0-d float64 tensor",
+    ],
 )
 def test_check_real_accepts_real_numbers_of_any_kind(value):
     result = V.check_real("beta", value, minimum=0.0)
@@ -90,34 +130,73 @@ def test_check_real_accepts_integers_and_optionally_infinity():
 
 
 BAD_REALS = [
-    (lambda: V.check_real("beta", "1"), TypeError,
-     "beta must be a real number, got str '1'"),
-    (lambda: V.check_real("beta", True), TypeError,
-     "beta must be a real number, got bool True"),
-    (lambda: V.check_real("beta", 1j), TypeError,
-     "beta must be a real number, got complex 1j"),
-    (lambda: V.check_real("beta", [1.0]), TypeError,
-     "beta must be a real number, got list [1.0]"),
-    (lambda: V.check_real("beta", torch.ones(2)), TypeError,
-     "beta must be a real number, got a tensor of shape (2,) and dtype "
-     "torch.float32"),
-    (lambda: V.check_real("beta", torch.tensor(True)), TypeError,
-     "beta must be a real number, got a tensor of shape () and dtype "
-     "torch.bool"),
-    (lambda: V.check_real("beta", NAN), ValueError,
-     "beta must be a number, got NaN"),
-    (lambda: V.check_real("beta", torch.tensor(NAN)), ValueError,
-     "beta must be a number, got NaN"),
-    (lambda: V.check_real("beta", INF), ValueError,
-     "beta must be finite, got inf"),
-    (lambda: V.check_real("beta", np.float64(-INF)), ValueError,
-     "beta must be finite, got -inf"),
-    (lambda: V.check_real("beta", -0.5, minimum=0.0), ValueError,
-     "beta must be at least 0.0, got -0.5"),
-    (lambda: V.check_real("lr", 0.0, positive=True), ValueError,
-     "lr must be positive, got 0.0"),
-    (lambda: V.check_real("lr", -INF, positive=True, finite=False),
-     ValueError, "lr must be positive, got -inf"),
+    (
+        lambda: V.check_real("beta", "1"),
+        TypeError,
+        "beta must be a real number, got str '1'",
+    ),
+    (
+        lambda: V.check_real("beta", True),
+        TypeError,
+        "beta must be a real number, got bool True",
+    ),
+    (
+        lambda: V.check_real("beta", 1j),
+        TypeError,
+        "beta must be a real number, got complex 1j",
+    ),
+    (
+        lambda: V.check_real("beta", [1.0]),
+        TypeError,
+        "beta must be a real number, got list [1.0]",
+    ),
+    (
+        lambda: V.check_real("beta", torch.ones(2)),
+        TypeError,
+        "beta must be a real number, got a tensor of shape (2,) and dtype "
+        "torch.float32",
+    ),
+    (
+        lambda: V.check_real("beta", torch.tensor(True)),
+        TypeError,
+        "beta must be a real number, got a tensor of shape () and dtype "
+        "torch.bool",
+    ),
+    (
+        lambda: V.check_real("beta", NAN),
+        ValueError,
+        "beta must be a number, got NaN",
+    ),
+    (
+        lambda: V.check_real("beta", torch.tensor(NAN)),
+        ValueError,
+        "beta must be a number, got NaN",
+    ),
+    (
+        lambda: V.check_real("beta", INF),
+        ValueError,
+        "beta must be finite, got inf",
+    ),
+    (
+        lambda: V.check_real("beta", np.float64(-INF)),
+        ValueError,
+        "beta must be finite, got -inf",
+    ),
+    (
+        lambda: V.check_real("beta", -0.5, minimum=0.0),
+        ValueError,
+        "beta must be at least 0.0, got -0.5",
+    ),
+    (
+        lambda: V.check_real("lr", 0.0, positive=True),
+        ValueError,
+        "lr must be positive, got 0.0",
+    ),
+    (
+        lambda: V.check_real("lr", -INF, positive=True, finite=False),
+        ValueError,
+        "lr must be positive, got -inf",
+    ),
 ]
 
 
@@ -127,6 +206,7 @@ def test_check_real_refuses(call, error, message):
 
 
 # --- tensors: floating point, finite, shapes, dtypes, [0, 1] -----------------
+
 
 def test_tensor_checks_return_their_input_and_accept_good_tensors():
     t = torch.tensor([[0.0, 0.5, 1.0]], dtype=torch.float64)
@@ -142,39 +222,82 @@ def test_tensor_checks_return_their_input_and_accept_good_tensors():
 
 
 BAD_TENSORS = [
-    (lambda: V.check_float_tensor("x", [1.0]), TypeError,
-     "x must be a torch.Tensor, got list"),
-    (lambda: V.check_float_tensor("x", torch.tensor([1])), TypeError,
-     "x must be a floating-point tensor, got dtype torch.int64; "
-     "convert it with x.float()"),
-    (lambda: V.check_float_tensor("x", torch.tensor([1.0, NAN])),
-     ValueError, "x contains NaN"),
-    (lambda: V.check_finite("logits", np.zeros(2)), TypeError,
-     "logits must be a torch.Tensor, got ndarray"),
-    (lambda: V.check_finite("logits", torch.tensor([True])), TypeError,
-     "logits must be a floating-point tensor, got dtype torch.bool"),
-    (lambda: V.check_finite("logits", torch.tensor([INF, NAN])), ValueError,
-     "logits contains NaN"),
-    (lambda: V.check_finite("logits", torch.tensor([0.0, INF])), ValueError,
-     "logits must be finite, found inf"),
-    (lambda: V.check_finite("logits", torch.tensor([[0.0], [-INF]])),
-     ValueError, "logits must be finite, found -inf"),
-    (lambda: V.check_same_shape("x", torch.ones(2, 3), "y", torch.ones(3)),
-     ValueError, "x and y must have the same shape, got (2, 3) and (3,)"),
-    (lambda: V.check_same_dtype("x", torch.ones(1),
-                                "y", torch.ones(1, dtype=torch.float64)),
-     ValueError, "x and y must have the same dtype, got torch.float32 and "
-     "torch.float64; convert one with y.to(x.dtype)"),
-    (lambda: V.check_in_unit_interval("x", torch.tensor([0.0, 16.0])),
-     ValueError, "x must lie in [0, 1], found values in [0, 16]"),
-    (lambda: V.check_in_unit_interval("x", torch.tensor([-0.5, 1.0])),
-     ValueError, "x must lie in [0, 1], found values in [-0.5, 1]"),
-    (lambda: V.check_batched("x", torch.ones(3)), ValueError,
-     "x must have shape (batch, ...) with at least 2 dimensions, got shape "
-     "(3,); add a batch dimension with x.unsqueeze(0)"),
-    (lambda: V.check_batched("x", torch.ones(0, 784)), ValueError,
-     "x must hold at least one example, got a batch of size 0 "
-     "(shape (0, 784))"),
+    (
+        lambda: V.check_float_tensor("x", [1.0]),
+        TypeError,
+        "x must be a torch.Tensor, got list",
+    ),
+    (
+        lambda: V.check_float_tensor("x", torch.tensor([1])),
+        TypeError,
+        "x must be a floating-point tensor, got dtype torch.int64; "
+        "convert it with x.float()",
+    ),
+    (
+        lambda: V.check_float_tensor("x", torch.tensor([1.0, NAN])),
+        ValueError,
+        "x contains NaN",
+    ),
+    (
+        lambda: V.check_finite("logits", np.zeros(2)),
+        TypeError,
+        "logits must be a torch.Tensor, got ndarray",
+    ),
+    (
+        lambda: V.check_finite("logits", torch.tensor([True])),
+        TypeError,
+        "logits must be a floating-point tensor, got dtype torch.bool",
+    ),
+    (
+        lambda: V.check_finite("logits", torch.tensor([INF, NAN])),
+        ValueError,
+        "logits contains NaN",
+    ),
+    (
+        lambda: V.check_finite("logits", torch.tensor([0.0, INF])),
+        ValueError,
+        "logits must be finite, found inf",
+    ),
+    (
+        lambda: V.check_finite("logits", torch.tensor([[0.0], [-INF]])),
+        ValueError,
+        "logits must be finite, found -inf",
+    ),
+    (
+        lambda: V.check_same_shape("x", torch.ones(2, 3), "y", torch.ones(3)),
+        ValueError,
+        "x and y must have the same shape, got (2, 3) and (3,)",
+    ),
+    (
+        lambda: V.check_same_dtype(
+            "x", torch.ones(1), "y", torch.ones(1, dtype=torch.float64)
+        ),
+        ValueError,
+        "x and y must have the same dtype, got torch.float32 and "
+        "torch.float64; convert one with y.to(x.dtype)",
+    ),
+    (
+        lambda: V.check_in_unit_interval("x", torch.tensor([0.0, 16.0])),
+        ValueError,
+        "x must lie in [0, 1], found values in [0, 16]",
+    ),
+    (
+        lambda: V.check_in_unit_interval("x", torch.tensor([-0.5, 1.0])),
+        ValueError,
+        "x must lie in [0, 1], found values in [-0.5, 1]",
+    ),
+    (
+        lambda: V.check_batched("x", torch.ones(3)),
+        ValueError,
+        "x must have shape (batch, ...) with at least 2 dimensions, got shape "
+        "(3,); add a batch dimension with x.unsqueeze(0)",
+    ),
+    (
+        lambda: V.check_batched("x", torch.ones(0, 784)),
+        ValueError,
+        "x must hold at least one example, got a batch of size 0 "
+        "(shape (0, 784))",
+    ),
 ]
 
 
@@ -184,6 +307,7 @@ def test_tensor_checks_refuse(call, error, message):
 
 
 # --- check_positive ----------------------------------------------------------
+
 
 def test_check_positive_keeps_a_number_in_float64():
     tensor = V.check_positive("variance", 0.1)
@@ -201,31 +325,63 @@ def test_check_positive_converts_to_the_dtype_of_like():
 
 
 BAD_POSITIVES = [
-    (lambda: V.check_positive("variance", "1"), TypeError,
-     "variance must be a real number, got str '1'"),
-    (lambda: V.check_positive("variance", torch.tensor([1])), TypeError,
-     "variance must be a floating-point tensor, got dtype torch.int64"),
-    (lambda: V.check_positive("variance", 0.0), ValueError,
-     "variance must be positive, got minimum 0"),
-    (lambda: V.check_positive("variance", torch.tensor([1.0, -2.0])),
-     ValueError, "variance must be positive, got minimum -2"),
-    (lambda: V.check_positive("variance", NAN), ValueError,
-     "variance must be a number, got NaN"),
-    (lambda: V.check_positive("variance", torch.tensor([NAN])), ValueError,
-     "variance contains NaN"),
-    (lambda: V.check_positive("variance", INF), ValueError,
-     "variance must be finite, got inf"),
-    (lambda: V.check_positive("variance", torch.tensor([1.0, INF])),
-     ValueError, "variance must be finite, found inf"),
+    (
+        lambda: V.check_positive("variance", "1"),
+        TypeError,
+        "variance must be a real number, got str '1'",
+    ),
+    (
+        lambda: V.check_positive("variance", torch.tensor([1])),
+        TypeError,
+        "variance must be a floating-point tensor, got dtype torch.int64",
+    ),
+    (
+        lambda: V.check_positive("variance", 0.0),
+        ValueError,
+        "variance must be positive, got minimum 0",
+    ),
+    (
+        lambda: V.check_positive("variance", torch.tensor([1.0, -2.0])),
+        ValueError,
+        "variance must be positive, got minimum -2",
+    ),
+    (
+        lambda: V.check_positive("variance", NAN),
+        ValueError,
+        "variance must be a number, got NaN",
+    ),
+    (
+        lambda: V.check_positive("variance", torch.tensor([NAN])),
+        ValueError,
+        "variance contains NaN",
+    ),
+    (
+        lambda: V.check_positive("variance", INF),
+        ValueError,
+        "variance must be finite, got inf",
+    ),
+    (
+        lambda: V.check_positive("variance", torch.tensor([1.0, INF])),
+        ValueError,
+        "variance must be finite, found inf",
+    ),
     # Positive in float64, 0 or inf once in the float32 of the data.
-    (lambda: V.check_positive("variance", 1e-50, like=torch.zeros(1)),
-     ValueError, "variance must be positive and finite in torch.float32, "
-     "the dtype of the data: 1e-50 becomes 0.0"),
-    (lambda: V.check_positive(
-        "s2", torch.tensor([1.0, 1e300], dtype=torch.float64),
-        like=torch.zeros(1)),
-     ValueError, "s2 must be positive and finite in torch.float32, the "
-     "dtype of the data: 1e+300 becomes inf"),
+    (
+        lambda: V.check_positive("variance", 1e-50, like=torch.zeros(1)),
+        ValueError,
+        "variance must be positive and finite in torch.float32, "
+        "the dtype of the data: 1e-50 becomes 0.0",
+    ),
+    (
+        lambda: V.check_positive(
+            "s2",
+            torch.tensor([1.0, 1e300], dtype=torch.float64),
+            like=torch.zeros(1),
+        ),
+        ValueError,
+        "s2 must be positive and finite in torch.float32, the "
+        "dtype of the data: 1e+300 becomes inf",
+    ),
 ]
 
 
@@ -236,6 +392,7 @@ def test_check_positive_refuses(call, error, message):
 
 # --- check_mean_logvar -------------------------------------------------------
 
+
 def test_check_mean_logvar_accepts_finite_tensors_of_one_shape():
     V.check_mean_logvar(torch.zeros(4, 2), torch.full((4, 2), -80.0))
     V.check_mean_logvar(torch.zeros(2), torch.zeros(2), suffix="_q")
@@ -243,27 +400,55 @@ def test_check_mean_logvar_accepts_finite_tensors_of_one_shape():
 
 MU, LOGVAR = torch.zeros(2, 3), torch.zeros(2, 3)
 BAD_MEAN_LOGVAR = [
-    (lambda: V.check_mean_logvar([0.0], LOGVAR), TypeError,
-     "mu must be a torch.Tensor, got list"),
-    (lambda: V.check_mean_logvar(MU, torch.zeros(2, 3, dtype=torch.int32)),
-     TypeError, "logvar must be a floating-point tensor, got dtype "
-     "torch.int32"),
-    (lambda: V.check_mean_logvar(MU, torch.zeros(2, 4)), ValueError,
-     "mu and logvar must have the same shape, got (2, 3) and (2, 4)"),
-    (lambda: V.check_mean_logvar(torch.tensor([NAN, 0.0]), torch.zeros(2)),
-     ValueError, "mu contains NaN"),
-    (lambda: V.check_mean_logvar(torch.tensor([INF]), torch.zeros(1)),
-     ValueError, "mu must be finite, found inf"),
-    (lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([INF])),
-     ValueError, "logvar must be finite, found inf"),
-    (lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([-INF])),
-     ValueError, "logvar must be finite, found -inf"),
-    (lambda: V.check_mean_logvar(torch.zeros(1), torch.zeros(2),
-                                 suffix="_p"),
-     ValueError, "mu_p and logvar_p must have the same shape"),
-    (lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([NAN]),
-                                 suffix="_q"),
-     ValueError, "logvar_q contains NaN"),
+    (
+        lambda: V.check_mean_logvar([0.0], LOGVAR),
+        TypeError,
+        "mu must be a torch.Tensor, got list",
+    ),
+    (
+        lambda: V.check_mean_logvar(MU, torch.zeros(2, 3, dtype=torch.int32)),
+        TypeError,
+        "logvar must be a floating-point tensor, got dtype torch.int32",
+    ),
+    (
+        lambda: V.check_mean_logvar(MU, torch.zeros(2, 4)),
+        ValueError,
+        "mu and logvar must have the same shape, got (2, 3) and (2, 4)",
+    ),
+    (
+        lambda: V.check_mean_logvar(torch.tensor([NAN, 0.0]), torch.zeros(2)),
+        ValueError,
+        "mu contains NaN",
+    ),
+    (
+        lambda: V.check_mean_logvar(torch.tensor([INF]), torch.zeros(1)),
+        ValueError,
+        "mu must be finite, found inf",
+    ),
+    (
+        lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([INF])),
+        ValueError,
+        "logvar must be finite, found inf",
+    ),
+    (
+        lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([-INF])),
+        ValueError,
+        "logvar must be finite, found -inf",
+    ),
+    (
+        lambda: V.check_mean_logvar(
+            torch.zeros(1), torch.zeros(2), suffix="_p"
+        ),
+        ValueError,
+        "mu_p and logvar_p must have the same shape",
+    ),
+    (
+        lambda: V.check_mean_logvar(
+            torch.zeros(1), torch.tensor([NAN]), suffix="_q"
+        ),
+        ValueError,
+        "logvar_q contains NaN",
+    ),
 ]
 
 

@@ -93,9 +93,7 @@ def check_same_dtype(
         )
 
 
-def check_batched(
-    name: str, value: torch.Tensor, min_dim: int = 2
-) -> None:
+def check_batched(name: str, value: torch.Tensor, min_dim: int = 2) -> None:
     """Raise unless ``value`` has a leading batch dimension of size >= 1.
 
     An empty batch is refused: its mean over the batch would be NaN.
@@ -163,9 +161,7 @@ def check_positive(
     return converted
 
 
-def check_mean_logvar(
-    mu: object, logvar: object, *, suffix: str = ""
-) -> None:
+def check_mean_logvar(mu: object, logvar: object, *, suffix: str = "") -> None:
     r"""Check the parameters of a diagonal Gaussian :math:`q(z \mid x)`.
 
     ``mu`` and ``logvar`` must be floating-point tensors of the same shape
@@ -180,9 +176,7 @@ def check_mean_logvar(
     check_same_shape(mu_name, mu, logvar_name, logvar)
 
 
-def check_int(
-    name: str, value: object, *, minimum: int | None = None
-) -> int:
+def check_int(name: str, value: object, *, minimum: int | None = None) -> int:
     """Return ``value`` as an ``int``.
 
     The package's one rule for integer arguments: a value that is not an
@@ -202,8 +196,7 @@ def check_int(
         value, (int, np.integer)
     ):
         raise TypeError(
-            f"{name} must be an integer, got {type(value).__name__} "
-            f"{value!r}"
+            f"{name} must be an integer, got {type(value).__name__} {value!r}"
         )
     value = int(value)
     if minimum is not None and value < minimum:
@@ -228,11 +221,7 @@ def check_real(
     ``ValueError``. Python and NumPy numbers and 0-d tensors are accepted.
     """
     if isinstance(value, torch.Tensor):
-        if (
-            value.dim() != 0
-            or value.dtype is torch.bool
-            or value.is_complex()
-        ):
+        if value.dim() != 0 or value.dtype is torch.bool or value.is_complex():
             raise TypeError(
                 f"{name} must be a real number, got a tensor of shape "
                 f"{tuple(value.shape)} and dtype {value.dtype}"

@@ -33,7 +33,11 @@ __all__ = [
 
 
 def logvar_to_std(logvar: torch.Tensor) -> torch.Tensor:
-    r"""Standard deviation from log-variance: :math:`\sigma = e^{\log(\sigma^2)/2}`.
+    r"""Standard deviation from log-variance.
+
+    .. math::
+
+        \sigma = e^{\log(\sigma^2)/2}.
 
     This is the identity of the log-variance trick (chapter "The log-variance
     trick"): since :math:`\log\sigma^2 = 2\log\sigma`, halving and
@@ -55,7 +59,11 @@ def logvar_to_std(logvar: torch.Tensor) -> torch.Tensor:
 
 
 def std_to_logvar(std: torch.Tensor) -> torch.Tensor:
-    r"""Log-variance from standard deviation: :math:`\log\sigma^2 = 2\log\sigma`.
+    r"""Log-variance from standard deviation.
+
+    .. math::
+
+        \log\sigma^2 = 2\log\sigma.
 
     Parameters
     ----------
@@ -83,7 +91,9 @@ def reparameterize(
     logvar: torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""Sample :math:`z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)` differentiably.
+    r"""Sample a diagonal Gaussian, differentiably.
+
+    Draws :math:`z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)` as
 
     .. math::
 
@@ -108,12 +118,16 @@ def reparameterize(
         One sample :math:`z` per row, same shape as ``mu``.
     """
     check_mean_logvar(mu, logvar)
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = torch.randn(
+        mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
+    )
     return mu + logvar_to_std(logvar) * eps
 
 
-def kl_diag_gaussian_std_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r"""KL divergence of :math:`\mathcal N(\mu, \operatorname{diag}\sigma^2)` from :math:`\mathcal N(0, I)`.
+def kl_diag_gaussian_std_normal(
+    mu: torch.Tensor, logvar: torch.Tensor
+) -> torch.Tensor:
+    r"""KL divergence of a diagonal Gaussian from the standard normal.
 
     .. math::
 
@@ -146,7 +160,7 @@ def kl_diag_gaussians(
     mu_p: torch.Tensor,
     logvar_p: torch.Tensor,
 ) -> torch.Tensor:
-    r"""KL divergence between two diagonal Gaussians, :math:`\mathrm{KL}(q \,\|\, p)`.
+    r"""KL divergence :math:`\mathrm{KL}(q \,\|\, p)` of diagonal Gaussians.
 
     .. math::
 
@@ -171,7 +185,8 @@ def kl_diag_gaussians(
     check_mean_logvar(mu_q, logvar_q, suffix="_q")
     check_mean_logvar(mu_p, logvar_p, suffix="_p")
     check_same_shape("mu_q", mu_q, "mu_p", mu_p)
-    # Ratios of variances as exp of differences: no overflow of each variance alone.
+    # Ratios of variances as exp of differences: no overflow of each
+    # variance alone.
     log_ratio = logvar_q - logvar_p
     quad = (mu_q - mu_p).pow(2) * torch.exp(-logvar_p)
     return 0.5 * torch.sum(-log_ratio + log_ratio.exp() + quad - 1.0, dim=-1)
@@ -200,11 +215,14 @@ def kl_gaussians_full(
     mu_p: torch.Tensor,
     cov_p: torch.Tensor,
 ) -> torch.Tensor:
-    r"""KL divergence between two full-covariance Gaussians of dimension :math:`k`.
+    r"""KL divergence between two full-covariance Gaussians.
+
+    In dimension :math:`k`,
 
     .. math::
 
-        \mathrm{KL}\left[\mathcal N(\mu_1, \Sigma_1) \,\|\, \mathcal N(\mu_2, \Sigma_2)\right]
+        \mathrm{KL}\left[\mathcal N(\mu_1, \Sigma_1)
+        \,\|\, \mathcal N(\mu_2, \Sigma_2)\right]
         = \frac12\left[\log\frac{|\Sigma_2|}{|\Sigma_1|} - k
         + \operatorname{tr}\left(\Sigma_2^{-1}\Sigma_1\right)
         + (\mu_2 - \mu_1)^\top \Sigma_2^{-1} (\mu_2 - \mu_1)\right],
@@ -246,8 +264,12 @@ def kl_gaussians_full(
         )
     k = mu_q.shape[-1]
     # log|Sigma| = 2 sum log diag(L)
-    logdet_q = 2.0 * torch.log(torch.diagonal(chol_q, dim1=-2, dim2=-1)).sum(-1)
-    logdet_p = 2.0 * torch.log(torch.diagonal(chol_p, dim1=-2, dim2=-1)).sum(-1)
+    logdet_q = 2.0 * torch.log(torch.diagonal(chol_q, dim1=-2, dim2=-1)).sum(
+        -1
+    )
+    logdet_p = 2.0 * torch.log(torch.diagonal(chol_p, dim1=-2, dim2=-1)).sum(
+        -1
+    )
     # tr(Sigma_p^-1 Sigma_q) = ||L_p^-1 L_q||_F^2
     m = torch.linalg.solve_triangular(chol_p, chol_q, upper=False)
     trace = m.pow(2).sum((-2, -1))
@@ -255,4 +277,3 @@ def kl_gaussians_full(
     y = torch.linalg.solve_triangular(chol_p, diff, upper=False)
     quad = y.pow(2).sum((-2, -1))
     return 0.5 * (logdet_p - logdet_q - k + trace + quad)
-

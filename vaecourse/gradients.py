@@ -4,7 +4,9 @@ For an objective
 
 .. math::
 
-    J(\mu, \log\sigma^2) = \mathbb E_{z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)}\left[f(z)\right],
+    J(\mu, \log\sigma^2)
+    = \mathbb E_{z \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)}
+      \left[f(z)\right],
 
 the **pathwise** (reparameterization) estimator differentiates through
 :math:`z = \mu + \sigma \odot \epsilon` (Kingma and Welling, 2013; Rezende et
@@ -34,11 +36,13 @@ Objective = Callable[[torch.Tensor], torch.Tensor]
 
 
 class GradientEstimate(NamedTuple):
-    r"""Per-sample gradient estimates of :math:`J` with respect to :math:`\mu` and :math:`\log\sigma^2`.
+    r"""Per-sample estimates of the gradient of :math:`J`.
 
-    Each field has shape ``(n_samples, *S)``: row :math:`k` is the estimate
-    from the single sample :math:`z_k`. The Monte-Carlo estimate is their
-    mean; its variance is their variance divided by ``n_samples``.
+    The gradient is taken with respect to :math:`\mu` and
+    :math:`\log\sigma^2`. Each field has shape ``(n_samples, *S)``: row
+    :math:`k` is the estimate from the single sample :math:`z_k`. The
+    Monte-Carlo estimate is their mean; its variance is their variance
+    divided by ``n_samples``.
     """
 
     per_sample_mu: torch.Tensor
@@ -46,22 +50,33 @@ class GradientEstimate(NamedTuple):
 
     @property
     def mean_mu(self) -> torch.Tensor:
-        """The estimate of :math:`\\partial J / \\partial \\mu`, shape ``S``."""
+        r"""The estimate of :math:`\partial J / \partial \mu`, shape ``S``."""
         return self.per_sample_mu.mean(0)
 
     @property
     def mean_logvar(self) -> torch.Tensor:
-        """The estimate of :math:`\\partial J / \\partial \\log\\sigma^2`, shape ``S``."""
+        r"""The estimate of :math:`\partial J / \partial \log\sigma^2`.
+
+        Shape ``S``: the mean of the rows of ``per_sample_logvar``.
+        """
         return self.per_sample_logvar.mean(0)
 
     @property
     def variance_mu(self) -> torch.Tensor:
-        """Variance of one sample's estimate of :math:`\\partial J / \\partial \\mu`, shape ``S``."""
+        r"""Variance of one sample's estimate, shape ``S``.
+
+        The estimate is of :math:`\partial J / \partial \mu` (one row of
+        ``per_sample_mu``).
+        """
         return self.per_sample_mu.var(0)
 
     @property
     def variance_logvar(self) -> torch.Tensor:
-        """Variance of one sample's estimate of :math:`\\partial J / \\partial \\log\\sigma^2`, shape ``S``."""
+        r"""Variance of one sample's estimate, shape ``S``.
+
+        The estimate is of :math:`\partial J / \partial \log\sigma^2` (one
+        row of ``per_sample_logvar``).
+        """
         return self.per_sample_logvar.var(0)
 
 
@@ -78,8 +93,15 @@ def _check(
 def _values(f: Objective, z: torch.Tensor) -> torch.Tensor:
     values = f(z)
     if not isinstance(values, torch.Tensor) or values.shape != z.shape[:1]:
-        got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
-        raise ValueError(f"f must return one value per sample, shape ({z.shape[0]},), got {got}")
+        got = (
+            tuple(values.shape)
+            if isinstance(values, torch.Tensor)
+            else type(values).__name__
+        )
+        raise ValueError(
+            f"f must return one value per sample, shape ({z.shape[0]},), "
+            f"got {got}"
+        )
     return values
 
 
@@ -120,12 +142,22 @@ def pathwise_gradient(
         Per-sample gradients with respect to ``mu`` and ``logvar``.
     """
     _check(f, mu, logvar, n_samples)
-    # One leaf per sample: sample k's gradient lands in row k, as f treats rows independently.
-    mu_rows = mu.detach().expand(n_samples, *mu.shape).clone().requires_grad_(True)
-    logvar_rows = logvar.detach().expand(n_samples, *logvar.shape).clone().requires_grad_(True)
+    # One leaf per sample: sample k's gradient lands in row k, as f treats
+    # rows independently.
+    mu_rows = (
+        mu.detach().expand(n_samples, *mu.shape).clone().requires_grad_(True)
+    )
+    logvar_rows = (
+        logvar.detach()
+        .expand(n_samples, *logvar.shape)
+        .clone()
+        .requires_grad_(True)
+    )
     with torch.enable_grad():
         z = reparameterize(mu_rows, logvar_rows, generator=generator)
-        grad_mu, grad_logvar = torch.autograd.grad(_values(f, z).sum(), (mu_rows, logvar_rows))
+        grad_mu, grad_logvar = torch.autograd.grad(
+            _values(f, z).sum(), (mu_rows, logvar_rows)
+        )
     return GradientEstimate(grad_mu, grad_logvar)
 
 
@@ -143,7 +175,8 @@ def score_function_gradient(
 
     .. math::
 
-        \frac{\partial \log q(z)}{\partial \mu} = \frac{z - \mu}{\sigma^2}, \qquad
+        \frac{\partial \log q(z)}{\partial \mu}
+            = \frac{z - \mu}{\sigma^2}, \qquad
         \frac{\partial \log q(z)}{\partial \log\sigma^2}
             = \frac{(z - \mu)^2}{2\sigma^2} - \frac12 .
 
@@ -169,10 +202,16 @@ def score_function_gradient(
     _check(f, mu, logvar, n_samples)
     mu, logvar = mu.detach(), logvar.detach()
     std = logvar_to_std(logvar)
-    eps = torch.randn((n_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = torch.randn(
+        (n_samples, *mu.shape),
+        generator=generator,
+        dtype=mu.dtype,
+        device=mu.device,
+    )
     z = mu + std * eps
     with torch.no_grad():
         values = _values(f, z)
     weight = values.reshape(n_samples, *([1] * mu.dim()))
-    # (z - mu) / sigma^2 = eps / sigma and (z - mu)^2 / (2 sigma^2) = eps^2 / 2.
+    # (z - mu) / sigma^2 = eps / sigma and
+    # (z - mu)^2 / (2 sigma^2) = eps^2 / 2.
     return GradientEstimate(weight * eps / std, weight * 0.5 * (eps**2 - 1.0))

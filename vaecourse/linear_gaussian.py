@@ -64,18 +64,27 @@ def _model(x: torch.Tensor, w: Number, b: Number, s2: Number):
     return w_t, b_t, s2_t
 
 
-def _log_normal(value: torch.Tensor, mean: Number, var: torch.Tensor) -> torch.Tensor:
-    return -0.5 * torch.log(2 * math.pi * var) - (value - mean) ** 2 / (2 * var)
+def _log_normal(
+    value: torch.Tensor, mean: Number, var: torch.Tensor
+) -> torch.Tensor:
+    return -0.5 * torch.log(2 * math.pi * var) - (value - mean) ** 2 / (
+        2 * var
+    )
 
 
 def sample(
-    n: int, w: float, b: float, s2: float, generator: torch.Generator | None = None
+    n: int,
+    w: float,
+    b: float,
+    s2: float,
+    generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Draw :math:`n` pairs :math:`(z, x)` from the model, in float64.
 
     .. math::
 
-        z \sim \mathcal N(0, 1), \qquad x = w z + b + s\,\eta, \quad \eta \sim \mathcal N(0, 1).
+        z \sim \mathcal N(0, 1), \qquad
+        x = w z + b + s\,\eta, \quad \eta \sim \mathcal N(0, 1).
 
     Parameters
     ----------
@@ -97,11 +106,18 @@ def sample(
     like = torch.zeros((), dtype=torch.float64)
     w_t, b_t, s2_t = _model(like, w, b, s2)
     z = torch.randn(n, generator=generator, dtype=torch.float64)
-    x = w_t * z + b_t + s2_t.sqrt() * torch.randn(n, generator=generator, dtype=torch.float64)
+    x = (
+        w_t * z
+        + b_t
+        + s2_t.sqrt()
+        * torch.randn(n, generator=generator, dtype=torch.float64)
+    )
     return z, x
 
 
-def log_marginal(x: torch.Tensor, w: Number, b: Number, s2: Number) -> torch.Tensor:
+def log_marginal(
+    x: torch.Tensor, w: Number, b: Number, s2: Number
+) -> torch.Tensor:
     r"""The exact log-evidence :math:`\log p(x)`.
 
     Integrating out :math:`z` gives :math:`x \sim \mathcal N(b, w^2 + s^2)`, so
@@ -130,7 +146,9 @@ def log_marginal(x: torch.Tensor, w: Number, b: Number, s2: Number) -> torch.Ten
     return -0.5 * torch.log(2 * math.pi * var) - (x - b_t) ** 2 / (2 * var)
 
 
-def exact_posterior(x: torch.Tensor, w: Number, b: Number, s2: Number) -> tuple[torch.Tensor, torch.Tensor]:
+def exact_posterior(
+    x: torch.Tensor, w: Number, b: Number, s2: Number
+) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Mean and variance of the true posterior :math:`p(z \mid x)`.
 
     By Bayes' rule, a Gaussian prior times a Gaussian likelihood in :math:`z`:
@@ -162,11 +180,17 @@ def exact_posterior(x: torch.Tensor, w: Number, b: Number, s2: Number) -> tuple[
 
 
 def expected_log_likelihood(
-    x: torch.Tensor, w: Number, b: Number, s2: Number, q_mean: Number, q_var: Number
+    x: torch.Tensor,
+    w: Number,
+    b: Number,
+    s2: Number,
+    q_mean: Number,
+    q_var: Number,
 ) -> torch.Tensor:
-    r"""The reconstruction term :math:`\mathbb E_{z \sim q}[\log p(x \mid z)]` in closed form.
+    r"""The reconstruction term of the ELBO, in closed form.
 
-    With :math:`q(z) = \mathcal N(m, v)`, :math:`\mathbb E_q[(x - wz - b)^2]
+    The term is :math:`\mathbb E_{z \sim q}[\log p(x \mid z)]`. With
+    :math:`q(z) = \mathcal N(m, v)`, :math:`\mathbb E_q[(x - wz - b)^2]
     = (x - wm - b)^2 + w^2 v`, so
 
     .. math::
@@ -185,7 +209,8 @@ def expected_log_likelihood(
     q_mean : float or torch.Tensor
         Mean :math:`m` of :math:`q`.
     q_var : float or torch.Tensor
-        Variance :math:`v > 0` of :math:`q` (a variance, not a standard deviation).
+        Variance :math:`v > 0` of :math:`q` (a variance, not a standard
+        deviation).
 
     Returns
     -------
@@ -195,13 +220,20 @@ def expected_log_likelihood(
     w_t, b_t, s2_t = _model(x, w, b, s2)
     m = _real("q_mean", q_mean, x)
     v = check_positive("q_var", q_var, like=x)
-    return -0.5 * torch.log(2 * math.pi * s2_t) - ((x - w_t * m - b_t) ** 2 + w_t**2 * v) / (2 * s2_t)
+    return -0.5 * torch.log(2 * math.pi * s2_t) - (
+        (x - w_t * m - b_t) ** 2 + w_t**2 * v
+    ) / (2 * s2_t)
 
 
 def elbo(
-    x: torch.Tensor, w: Number, b: Number, s2: Number, q_mean: Number, q_var: Number
+    x: torch.Tensor,
+    w: Number,
+    b: Number,
+    s2: Number,
+    q_mean: Number,
+    q_var: Number,
 ) -> torch.Tensor:
-    r"""The evidence lower bound of :math:`q(z) = \mathcal N(m, v)`, in closed form.
+    r"""Closed-form evidence lower bound of :math:`q(z) = \mathcal N(m, v)`.
 
     .. math::
 
@@ -230,7 +262,8 @@ def elbo(
     Returns
     -------
     torch.Tensor
-        ELBO in nats, elementwise (a quantity to maximise; the VAE loss is its negative).
+        ELBO in nats, elementwise (a quantity to maximise; the VAE loss is
+        its negative).
     """
     reconstruction = expected_log_likelihood(x, w, b, s2, q_mean, q_var)
     m = _real("q_mean", q_mean, x)
@@ -249,7 +282,9 @@ def elbo_monte_carlo(
     n_samples: int,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    r"""Monte-Carlo estimate of the ELBO, as a VAE computes it: by sampling :math:`z \sim q`.
+    r"""Monte-Carlo estimate of the ELBO, as a VAE computes it.
+
+    By sampling :math:`z \sim q`:
 
     .. math::
 
@@ -283,8 +318,19 @@ def elbo_monte_carlo(
     m = _real("q_mean", q_mean, x)
     v = check_positive("q_var", q_var, like=x)
     n_samples = check_int("n_samples", n_samples, minimum=1)
-    shape = torch.broadcast_shapes(x.shape, w_t.shape, b_t.shape, s2_t.shape, m.shape, v.shape)
-    eps = torch.randn((n_samples, *shape), generator=generator, dtype=x.dtype, device=x.device)
+    shape = torch.broadcast_shapes(
+        x.shape, w_t.shape, b_t.shape, s2_t.shape, m.shape, v.shape
+    )
+    eps = torch.randn(
+        (n_samples, *shape),
+        generator=generator,
+        dtype=x.dtype,
+        device=x.device,
+    )
     z = m + v.sqrt() * eps
-    log_weight = _log_normal(x, w_t * z + b_t, s2_t) + _log_normal(z, 0.0, torch.ones_like(v)) - _log_normal(z, m, v)
+    log_weight = (
+        _log_normal(x, w_t * z + b_t, s2_t)
+        + _log_normal(z, 0.0, torch.ones_like(v))
+        - _log_normal(z, m, v)
+    )
     return log_weight.mean(0)

@@ -100,7 +100,8 @@ def mean_squared_error(x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
 def _broadcasts_to(shape: torch.Size, target: torch.Size) -> bool:
     if len(shape) > len(target):
         return False
-    pairs = zip(reversed(shape), reversed(target))
+    # shape may be shorter than target: only its trailing sizes are paired.
+    pairs = zip(reversed(shape), reversed(target), strict=False)
     return all(size in (1, wanted) for size, wanted in pairs)
 
 

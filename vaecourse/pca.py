@@ -24,18 +24,30 @@ import torch
 
 from vaecourse._validation import check_int
 
-__all__ = ["pca_basis", "pca_reconstruction_error", "orthonormal_basis", "principal_angles"]
+__all__ = [
+    "pca_basis",
+    "pca_reconstruction_error",
+    "orthonormal_basis",
+    "principal_angles",
+]
 
 
 def _as_matrix(name: str, value: object) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if not isinstance(value, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor or numpy.ndarray, "
+            f"got {type(value).__name__}"
+        )
     if not value.is_floating_point():
-        raise TypeError(f"{name} must be floating-point, got dtype {value.dtype}")
+        raise TypeError(
+            f"{name} must be floating-point, got dtype {value.dtype}"
+        )
     if value.dim() != 2:
-        raise ValueError(f"{name} must be a matrix (2-D), got shape {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must be a matrix (2-D), got shape {tuple(value.shape)}"
+        )
     if not torch.isfinite(value).all():
         raise ValueError(f"{name} contains NaN or inf")
     return value.detach().to(device="cpu", dtype=torch.float64)
@@ -92,7 +104,7 @@ def pca_basis(X: torch.Tensor | np.ndarray, m: int) -> torch.Tensor:
 
 
 def pca_reconstruction_error(X: torch.Tensor | np.ndarray, m: int) -> float:
-    r"""Smallest mean squared reconstruction error of any rank-:math:`m` linear code.
+    r"""Least mean squared error of any rank-:math:`m` linear reconstruction.
 
     Projecting the centred data on its top-:math:`m` principal directions
     is the best linear encoder-decoder pair (Eckart and Young): no
@@ -106,8 +118,9 @@ def pca_reconstruction_error(X: torch.Tensor | np.ndarray, m: int) -> float:
         = \sum_{k > m} \lambda_k = \frac1N \sum_{k > m} s_k^2 ,
 
     in the course's convention: summed over the :math:`n` coordinates,
-    averaged over the :math:`N` examples. A linear autoencoder trained with
-    the squared error can at best reach it (chapter "Dimensionality reduction").
+    averaged over the :math:`N` examples. A linear autoencoder trained
+    with the squared error can at best reach it (chapter
+    "Dimensionality reduction").
 
     Parameters
     ----------
@@ -151,19 +164,29 @@ def orthonormal_basis(A: torch.Tensor | np.ndarray) -> torch.Tensor:
 def _orthonormal(name: str, A: torch.Tensor) -> torch.Tensor:
     n, p = A.shape
     if p == 0:
-        raise ValueError(f"{name} must have at least one column, got shape {(n, p)}")
+        raise ValueError(
+            f"{name} must have at least one column, got shape {(n, p)}"
+        )
     if p > n:
-        raise ValueError(f"{name} must have at most as many columns as rows, got shape {(n, p)}")
+        raise ValueError(
+            f"{name} must have at most as many columns as rows, "
+            f"got shape {(n, p)}"
+        )
     U, s, _ = torch.linalg.svd(A, full_matrices=False)
     tol = max(n, p) * torch.finfo(torch.float64).eps * s[0]
     rank = int((s > tol).sum())
     if rank < p:
-        raise ValueError(f"{name} must have linearly independent columns, got rank {rank} for {p} columns")
+        raise ValueError(
+            f"{name} must have linearly independent columns, "
+            f"got rank {rank} for {p} columns"
+        )
     return U
 
 
-def principal_angles(A: torch.Tensor | np.ndarray, B: torch.Tensor | np.ndarray) -> torch.Tensor:
-    r"""Principal angles between the column spaces of ``A`` and ``B``, in radians.
+def principal_angles(
+    A: torch.Tensor | np.ndarray, B: torch.Tensor | np.ndarray
+) -> torch.Tensor:
+    r"""Principal angles between column spaces of ``A`` and ``B``, in radians.
 
     With orthonormal bases :math:`Q_A` and :math:`Q_B` of the two column
     spaces (:func:`orthonormal_basis`), the cosines of the principal angles
@@ -171,7 +194,8 @@ def principal_angles(A: torch.Tensor | np.ndarray, B: torch.Tensor | np.ndarray)
 
     .. math::
 
-        Q_A^\top Q_B = Y \operatorname{diag}(\cos\theta_1, \dots, \cos\theta_k) Z^\top,
+        Q_A^\top Q_B
+        = Y \operatorname{diag}(\cos\theta_1, \dots, \cos\theta_k) Z^\top,
         \qquad 0 \le \theta_1 \le \dots \le \theta_k \le \frac{\pi}{2},
         \quad k = \min(p, q).
 
@@ -184,7 +208,8 @@ def principal_angles(A: torch.Tensor | np.ndarray, B: torch.Tensor | np.ndarray)
     Parameters
     ----------
     A, B : torch.Tensor or numpy.ndarray
-        Shapes ``(n, p)`` and ``(n, q)``, each with linearly independent columns.
+        Shapes ``(n, p)`` and ``(n, q)``, each with linearly independent
+        columns.
 
     Returns
     -------
@@ -195,8 +220,11 @@ def principal_angles(A: torch.Tensor | np.ndarray, B: torch.Tensor | np.ndarray)
     B = _as_matrix("B", B)
     if A.shape[0] != B.shape[0]:
         raise ValueError(
-            f"A and B must have the same number of rows (the ambient dimension), "
+            "A and B must have the same number of rows "
+            "(the ambient dimension), "
             f"got shapes {tuple(A.shape)} and {tuple(B.shape)}"
         )
-    cosines = torch.linalg.svdvals(_orthonormal("A", A).T @ _orthonormal("B", B))
+    cosines = torch.linalg.svdvals(
+        _orthonormal("A", A).T @ _orthonormal("B", B)
+    )
     return torch.arccos(cosines.clamp(0.0, 1.0)).sort().values

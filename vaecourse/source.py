@@ -29,8 +29,10 @@ def _is_input_check(statement: ast.stmt) -> bool:
     if not isinstance(value, ast.Call):
         return False
     func = value.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(
-        func, "id", ""
+    name = (
+        func.attr
+        if isinstance(func, ast.Attribute)
+        else getattr(func, "id", "")
     )
     # An assignment is only a check when it rebinds its own argument
     # (``x = check_float_tensor("x", x)``): anything else computes a value.
@@ -76,9 +78,11 @@ def source_text(obj: Callable, *, checks: bool = True) -> str:
     drop: set[int] = set()  # 0-based line numbers
     body = function.body
     first = body[0]
-    if isinstance(first, ast.Expr) and isinstance(
-        getattr(first, "value", None), ast.Constant
-    ) and isinstance(first.value.value, str):
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(getattr(first, "value", None), ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
         drop.update(range(first.lineno - 1, first.end_lineno))
     note_at = None
     if not checks:
