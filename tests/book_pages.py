@@ -13,14 +13,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import os
 import re
+import shutil
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import nbformat
 import yaml
@@ -56,16 +58,25 @@ def toc_docs(root: Path = ROOT) -> list[str]:
 
 def source_of(doc: str, root: Path = ROOT) -> Path:
     """The source file of a toc document (``.ipynb`` or ``.md``)."""
-    matches = [root / f"{doc}{suffix}" for suffix in PAGE_SUFFIXES if (root / f"{doc}{suffix}").is_file()]
+    matches = [
+        root / f"{doc}{suffix}"
+        for suffix in PAGE_SUFFIXES
+        if (root / f"{doc}{suffix}").is_file()
+    ]
     if len(matches) != 1:
-        raise LookupError(f"_toc.yml names {doc!r}, which has {len(matches)} source files: {matches}")
+        raise LookupError(
+            f"_toc.yml names {doc!r}, which has {len(matches)} source "
+            f"files: {matches}"
+        )
     return matches[0]
 
 
 def book_sources(root: Path = ROOT) -> list[Path]:
     """Every page source in book/ (notebooks and Markdown pages)."""
     return sorted(
-        path for suffix in PAGE_SUFFIXES for path in (root / "book").rglob(f"*{suffix}")
+        path
+        for suffix in PAGE_SUFFIXES
+        for path in (root / "book").rglob(f"*{suffix}")
         if ".ipynb_checkpoints" not in path.parts
     )
 
@@ -75,11 +86,14 @@ def notebooks(root: Path = ROOT) -> list[Path]:
 
 
 def markdown_texts(path: Path) -> list[str]:
-    """The Markdown a page's reader sees: a .md file, or a notebook's markdown cells."""
+    """The Markdown a page's reader sees: a .md file, or a notebook's
+    markdown cells."""
     if path.suffix == ".md":
         return [path.read_text()]
     notebook = nbformat.read(path, as_version=4)
-    return [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    return [
+        cell.source for cell in notebook.cells if cell.cell_type == "markdown"
+    ]
 
 
 # Math as MyST parses it: $...$, $$...$$, or an amsmath environment.
@@ -88,7 +102,10 @@ _CODE_FENCE = re.compile(r"^(```|~~~).*?^\1", flags=re.M | re.S)
 
 
 def source_has_math(path: Path) -> bool:
-    return any(_MATH_IN_SOURCE.search(_CODE_FENCE.sub("", text)) for text in markdown_texts(path))
+    return any(
+        _MATH_IN_SOURCE.search(_CODE_FENCE.sub("", text))
+        for text in markdown_texts(path)
+    )
 
 
 # ---------------------------------------------------------- config, Colab
@@ -102,10 +119,12 @@ def colab_setup_source(repository_url: str) -> str:
     """The Colab set-up cell every chapter starts with (after its title),
     installing vaecourse from ``repository_url``."""
     return (
-        "# Colab set-up: in Google Colab, install the course package `vaecourse` from\n"
+        "# Colab set-up: in Google Colab, install the course package "
+        "`vaecourse` from\n"
         "# the course repository. Anywhere else this cell does nothing.\n"
         "try:\n"
-        "    import google.colab  # noqa: F401  (importable only inside Colab)\n"
+        "    import google.colab  # noqa: F401  "
+        "(importable only inside Colab)\n"
         "except ImportError:\n"
         "    pass\n"
         "else:\n"
@@ -116,10 +135,22 @@ def colab_setup_source(repository_url: str) -> str:
 def expected_colab_url(doc: str, config: dict) -> str:
     """The URL of the Colab launch button of notebook page ``doc``."""
     repository = config["repository"]
-    owner_repo = repository["url"].removeprefix("https://github.com/").strip("/")
-    colab = config.get("launch_buttons", {}).get("colab_url", "https://colab.research.google.com")
-    path = "/".join(part for part in [repository.get("path_to_book", "").strip("/"), f"{doc}.ipynb"] if part)
-    return f"{colab.rstrip('/')}/github/{owner_repo}/blob/{repository.get('branch', 'main')}/{path}"
+    owner_repo = (
+        repository["url"].removeprefix("https://github.com/").strip("/")
+    )
+    colab = config.get("launch_buttons", {}).get(
+        "colab_url", "https://colab.research.google.com"
+    )
+    path = "/".join(
+        part
+        for part in [
+            repository.get("path_to_book", "").strip("/"),
+            f"{doc}.ipynb",
+        ]
+        if part
+    )
+    branch = repository.get("branch", "main")
+    return f"{colab.rstrip('/')}/github/{owner_repo}/blob/{branch}/{path}"
 
 
 # --------------------------------------------------------------- the server
@@ -150,8 +181,14 @@ def serve(directory: Path) -> Iterator[str]:
 
 # Chromium flags for a sandbox-less container with no network.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 # Waits for MathJax to finish, makes lazy images load, and waits for them.
@@ -162,7 +199,8 @@ async () => {
   }
   const images = Array.from(document.images);
   images.forEach(img => { img.loading = "eager"; });
-  await Promise.all(images.map(img => img.complete ? null : new Promise(done => {
+  await Promise.all(images.map(img => img.complete ? null
+                                          : new Promise(done => {
     img.addEventListener("load", done, {once: true});
     img.addEventListener("error", done, {once: true});
     setTimeout(done, 5000);
@@ -173,7 +211,8 @@ async () => {
 # What the reader sees of the page, as facts the Python side judges.
 _INSPECT_JS = """
 () => {
-  const article = document.querySelector("article.bd-article") || document.querySelector("main") || document.body;
+  const article = document.querySelector("article.bd-article")
+    || document.querySelector("main") || document.body;
   const prose = article.cloneNode(true);
   // Code, program output and typeset math may show TeX on purpose.
   prose.querySelectorAll("pre, code, script, style, mjx-container, .highlight")
@@ -186,14 +225,16 @@ _INSPECT_JS = """
                    .map(node => node.textContent.trim().slice(0, 80)),
     typeset: document.querySelectorAll("mjx-container").length,
     tex_errors: Array.from(document.querySelectorAll("mjx-merror"))
-                    .map(node => (node.getAttribute("data-mjx-error") || node.textContent).slice(0, 80)),
+                    .map(node => (node.getAttribute("data-mjx-error")
+                                  || node.textContent).slice(0, 80)),
     prose: prose.textContent,
     broken_images: Array.from(document.images)
         .filter(img => !(img.complete && img.naturalWidth > 0))
         .map(img => img.getAttribute("src")),
     images: document.images.length,
     colab_links: Array.from(document.querySelectorAll("a[href]"))
-        .map(a => a.href).filter(href => href.includes("colab.research.google.com")),
+        .map(a => a.href)
+        .filter(href => href.includes("colab.research.google.com")),
     links: Array.from(document.querySelectorAll("a[href]")).map(a => a.href),
   };
 }
@@ -215,9 +256,16 @@ class PageReport:
         self.problems.append(f"{self.name}: {problem}")
 
 
-def check_page(page, base_url: str, name: str, *, expect_math: bool = False,
-               colab_url: str | None = None, settle_ms: int = 0) -> PageReport:
-    """Open ``base_url + name`` in a Playwright ``page`` and check it as a reader.
+def check_page(
+    page,
+    base_url: str,
+    name: str,
+    *,
+    expect_math: bool = False,
+    colab_url: str | None = None,
+    settle_ms: int = 0,
+) -> PageReport:
+    """Open ``base_url + name`` in a Playwright ``page``; check it as a reader.
 
     Fails on: console errors and uncaught exceptions; same-site requests that
     fail or answer >= 400; any request off the site (the book must read
@@ -237,11 +285,17 @@ def check_page(page, base_url: str, name: str, *, expect_math: bool = False,
 
     def on_response(response):
         if response.url.startswith(origin) and response.status >= 400:
-            report.add(f"HTTP {response.status} for {response.url.removeprefix(origin)}")
+            report.add(
+                f"HTTP {response.status} for "
+                f"{response.url.removeprefix(origin)}"
+            )
 
     def on_request_failed(request):
         if request.url.startswith(origin):
-            report.add(f"request failed: {request.url.removeprefix(origin)} ({request.failure})")
+            report.add(
+                f"request failed: {request.url.removeprefix(origin)} "
+                f"({request.failure})"
+            )
 
     def block_offsite(route):
         # The book must not depend on the internet; abort at once rather
@@ -251,7 +305,9 @@ def check_page(page, base_url: str, name: str, *, expect_math: bool = False,
 
     listeners = {
         "console": on_console,
-        "pageerror": lambda error: report.add(f"uncaught JavaScript error: {error}"),
+        "pageerror": lambda error: report.add(
+            f"uncaught JavaScript error: {error}"
+        ),
         "response": on_response,
         "requestfailed": on_request_failed,
     }
@@ -262,7 +318,10 @@ def check_page(page, base_url: str, name: str, *, expect_math: bool = False,
     try:
         response = page.goto(base_url + name, wait_until="load")
         if response is None or response.status != 200:
-            report.add(f"page answered {None if response is None else response.status}")
+            report.add(
+                "page answered "
+                f"{None if response is None else response.status}"
+            )
             return report
         page.evaluate(_SETTLE_JS)
         if settle_ms:
@@ -277,23 +336,45 @@ def check_page(page, base_url: str, name: str, *, expect_math: bool = False,
     if facts["math_elements"] and not facts["mathjax_loaded"]:
         report.add("MathJax did not load")
     if facts["untypeset"]:
-        report.add(f"{len(facts['untypeset'])} equations not typeset, e.g. {facts['untypeset'][:3]}")
+        report.add(
+            f"{len(facts['untypeset'])} equations not typeset, "
+            f"e.g. {facts['untypeset'][:3]}"
+        )
     if expect_math and not facts["typeset"]:
-        report.add("its source has math but the page has no typeset equation (mjx-container)")
+        report.add(
+            "its source has math but the page has no typeset equation "
+            "(mjx-container)"
+        )
     if facts["tex_errors"]:
-        report.add(f"MathJax could not parse {len(facts['tex_errors'])} equations: {facts['tex_errors'][:3]}")
+        report.add(
+            f"MathJax could not parse {len(facts['tex_errors'])} "
+            f"equations: {facts['tex_errors'][:3]}"
+        )
     for marker in RAW_MATH_MARKERS:
         if marker in facts["prose"]:
             at = facts["prose"].index(marker)
-            context = " ".join(facts["prose"][max(0, at - 40): at + 40].split())
-            report.add(f"raw TeX {marker!r} in the visible text: ...{context}...")
+            context = " ".join(
+                facts["prose"][max(0, at - 40) : at + 40].split()
+            )
+            report.add(
+                f"raw TeX {marker!r} in the visible text: ...{context}..."
+            )
     if facts["broken_images"]:
-        report.add(f"{len(facts['broken_images'])} images did not load: {facts['broken_images']}")
+        report.add(
+            f"{len(facts['broken_images'])} images did not load: "
+            f"{facts['broken_images']}"
+        )
     if colab_url is None:
         if facts["colab_links"]:
-            report.add(f"a page that is not a notebook has a Colab button: {facts['colab_links']}")
+            report.add(
+                "a page that is not a notebook has a Colab button: "
+                f"{facts['colab_links']}"
+            )
     elif facts["colab_links"] != [colab_url]:
-        report.add(f"Colab button should open {colab_url}, found {facts['colab_links']}")
+        report.add(
+            f"Colab button should open {colab_url}, "
+            f"found {facts['colab_links']}"
+        )
 
     for href in facts["links"]:
         if href.startswith(origin + "/"):
@@ -305,7 +386,9 @@ def _ids_in(html: str) -> set[str]:
     return set(re.findall(r"""\b(?:id|name)=["']([^"']+)["']""", html))
 
 
-def check_links(report: PageReport, base_url: str, cache: dict[str, tuple[int, set[str]]]) -> None:
+def check_links(
+    report: PageReport, base_url: str, cache: dict[str, tuple[int, set[str]]]
+) -> None:
     """Fetch every same-site link of a page (once per run, through ``cache``)
     and add a problem for each that does not answer 200, or whose #fragment
     names no element of its target page."""
@@ -319,10 +402,372 @@ def check_links(report: PageReport, base_url: str, cache: dict[str, tuple[int, s
             except urllib.error.HTTPError as error:
                 status, body = error.code, b""
             is_html = url.endswith((".html", "/"))
-            cache[url] = (status, _ids_in(body.decode("utf-8", "replace")) if is_html else set())
+            cache[url] = (
+                status,
+                _ids_in(body.decode("utf-8", "replace")) if is_html else set(),
+            )
         status, ids = cache[url]
         target = url.removeprefix(base_url.rstrip("/"))
         if status != 200:
             report.add(f"broken link to {target} (HTTP {status})")
-        elif fragment and url.endswith(".html") and urllib.parse.unquote(fragment) not in ids:
+        elif (
+            fragment
+            and url.endswith(".html")
+            and urllib.parse.unquote(fragment) not in ids
+        ):
             report.add(f"link to {target}#{fragment}: no element has that id")
+
+
+def find_chromium() -> str | None:
+    """VAECOURSE_CHROMIUM if set (another Chromium build), else Debian's."""
+    chosen = os.environ.get("VAECOURSE_CHROMIUM")
+    candidates = (
+        [chosen] if chosen else [shutil.which("chromium"), "/usr/bin/chromium"]
+    )
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+# ------------------------------------------------------ pages that fit
+#
+# A reader at 1280x800 must see every code line, display and image whole,
+# inside the article column; on a 390 px phone the page itself must never
+# scroll sideways. The checks judge what a reader sees: positions and
+# sizes after MathJax has typeset and the fold-outs are open.
+
+# The screens the checks read a page on.
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# Sub-pixel rounding: a box one pixel too narrow is not a problem.
+FIT_SLACK_PX = 1
+
+# Open everything a reader can unfold (hidden cells, dropdown solutions),
+# so that their content is measured too.
+_UNFOLD_JS = """
+() => {
+  document.querySelectorAll("details").forEach(node => { node.open = true; });
+  document.querySelectorAll(".toggle-hidden")
+    .forEach(node => node.classList.remove("toggle-hidden"));
+}
+"""
+
+# Shared by the two measurements below: how an element is named, and a
+# walk over the layout that finds what sticks out of its box.
+_FIT_LIB_JS = """
+const SLACK = __SLACK__;
+const nameOf = node => node.tagName.toLowerCase()
+  + Array.from(node.classList).slice(0, 3).map(c => "." + c).join("");
+const describe = node => {
+  if (node.tagName === "MJX-CONTAINER")
+    return node.getAttribute("display") === "true"
+      ? "display math" : "inline math";
+  if (node.tagName === "PRE") {
+    const where = node.closest(".cell_output") ? "cell output"
+      : node.closest(".cell_input") ? "code cell" : "code block";
+    return `pre (${where})`;
+  }
+  return nameOf(node);
+};
+const snippet = node =>
+  (node.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60);
+// The TeX source of a typeset formula: what a chapter author searches for.
+const texOf = node => {
+  try {
+    for (const item of MathJax.startup.document.math) {
+      if (item.typesetRoot === node)
+        return item.math.replace(/\\s+/g, " ").trim().slice(0, 60);
+    }
+  } catch (error) { /* MathJax absent: fall back to the text */ }
+  return snippet(node);
+};
+// Where on the page: the API entry (dt id) or the section's heading.
+const placeOf = node => {
+  const box = node.closest(".admonition");
+  const title = box && box.querySelector(":scope > .admonition-title");
+  if (title) return title.textContent.replace(/\\s+/g, " ").trim();
+  const entry = node.closest("dl.py > dd");
+  if (entry && entry.previousElementSibling && entry.previousElementSibling.id)
+    return entry.previousElementSibling.id;
+  const section = node.closest("section[id]");
+  const heading = section && section.querySelector(":scope > h1, :scope > h2, "
+    + ":scope > h3, :scope > h4");
+  return heading ? heading.textContent.replace(/[#¶]$/, "").trim() : "";
+};
+const textOf = node => node.tagName === "MJX-CONTAINER" ? texOf(node)
+  : node.tagName === "IMG" ? node.getAttribute("src") : snippet(node);
+const contentWidth = node => {
+  const style = getComputedStyle(node);
+  return node.clientWidth - parseFloat(style.paddingLeft)
+    - parseFloat(style.paddingRight);
+};
+// The right edge of what an element shows: its box, or, for a block whose
+// content overflows it (a long word, a nowrap line), that content.
+const visibleRight = (node, style, leaf) => {
+  const box = node.getBoundingClientRect();
+  const inline = style.display.startsWith("inline")
+    && style.display !== "inline-block";
+  if (leaf || inline || style.overflowX !== "visible") return box.right;
+  return Math.max(box.right, box.left + node.clientLeft + node.scrollWidth);
+};
+// The elements whose content ends right of `limit`, each named by the
+// innermost block that does (see below). An element that scrolls by
+// design (overflow-x auto or scroll: code boxes, displays, table
+// wrappers) is judged as a whole, not by what it scrolls; one that clips
+// (overflow-x hidden) lowers the limit for what it holds, which it would
+// cut off. Typeset math is judged by its box: MathJax's inline spans
+// (span.math, which clips) report a scroll width a few px over their
+// width, which no reader sees, but a formula whose box ends right of its
+// span is cut off. Fixed elements (off-canvas sidebars) never widen the
+// page.
+const isInline = node => node.tagName !== "IMG"
+  && getComputedStyle(node).display.startsWith("inline");
+const sticksOut = (root, limit) => {
+  const found = [];
+  const walk = (node, limit, clipper) => {
+    for (const child of node.children) {
+      const style = getComputedStyle(child);
+      if (style.display === "none" || style.position === "fixed"
+          || ["MJX-ASSISTIVE-MML", "SCRIPT", "STYLE"].includes(child.tagName))
+        continue;
+      const leaf = child.matches("mjx-container, img, svg");
+      const box = child.getBoundingClientRect();
+      const seen = box.width > 0 && style.visibility !== "hidden";
+      const right = visibleRight(child, style, leaf);
+      if (seen && right > limit + SLACK) {
+        // Name the innermost block that sticks out (a flex container
+        // stretches with what it holds; a block's scroll width includes
+        // its children's overflow), or this element if none does.
+        const before = found.length;
+        if (!leaf && style.overflowX === "visible")
+          walk(child, limit, clipper);
+        const blocks = found.splice(before).filter(f => !isInline(f.node));
+        found.push(...(blocks.length
+          ? blocks : [{node: child, right, limit, clipper}]));
+        continue;
+      }
+      if (leaf || ["auto", "scroll"].includes(style.overflowX)) continue;
+      if (["hidden", "clip"].includes(style.overflowX)) {
+        const edge = box.left + child.clientLeft + child.clientWidth;
+        const before = found.length;
+        walk(child, Math.min(limit, edge), nameOf(child));
+        if (found.length === before && seen && !child.matches("span.math")
+            && child.scrollWidth > child.clientWidth + SLACK)
+          found.push({node: child, right: box.left + child.scrollWidth,
+                      limit: edge, clipper: nameOf(child)});
+        continue;
+      }
+      walk(child, limit, clipper);
+    }
+  };
+  walk(root, limit, null);
+  return found;
+};
+""".replace("__SLACK__", str(FIT_SLACK_PX))
+
+# At 1280x800: what does not fit the article column.
+_FIT_JS = (
+    "() => {\n"
+    + _FIT_LIB_JS
+    + """
+  const article = document.querySelector("article.bd-article")
+    || document.querySelector("main") || document.body;
+  const column = Math.floor(article.getBoundingClientRect().right
+    - parseFloat(getComputedStyle(article).paddingRight));
+  const problems = [];
+  const add = (kind, node, text, detail) => problems.push(
+    {kind, element: describe(node), text, where: placeOf(node), detail});
+  const px = value => Math.round(value);
+
+  // Code: every line is seen without scrolling the box.
+  for (const pre of article.querySelectorAll("pre")) {
+    if (pre.scrollWidth <= pre.clientWidth + SLACK) continue;
+    const longest = pre.textContent.split("\\n")
+      .reduce((a, b) => (b.length > a.length ? b : a), "");
+    add("code", pre, longest.trim().slice(0, 60),
+        `longest line ${longest.length} characters; scrollWidth `
+        + `${pre.scrollWidth} > clientWidth ${pre.clientWidth} px`);
+  }
+  // Displays: the typeset formula fits its parent.
+  const displays = article.querySelectorAll('mjx-container[display="true"]');
+  for (const math of displays) {
+    const inner = math.querySelector("mjx-math");
+    const width = Math.max(math.scrollWidth,
+                           inner ? inner.getBoundingClientRect().width : 0);
+    const room = contentWidth(math.parentElement);
+    if (width > room + SLACK)
+      add("display", math, texOf(math),
+          `${px(width)} px wide in ${px(room)} px`);
+  }
+  // Images: within their block and within the column.
+  for (const img of article.querySelectorAll("img")) {
+    const box = img.getBoundingClientRect();
+    if (!box.width) continue;
+    let block = img.parentElement;
+    while (block !== article
+           && getComputedStyle(block).display.startsWith("inline"))
+      block = block.parentElement;
+    const room = contentWidth(block);
+    if (box.width > room + SLACK || box.right > column + SLACK)
+      add("image", img, img.getAttribute("src"),
+          `${px(box.width)} px wide in ${px(room)} px, right edge at `
+          + `${px(box.right)} px, the column ends at ${column} px`);
+  }
+  // Everything else: nothing runs past the column or is cut off.
+  for (const {node, right, limit, clipper} of sticksOut(article, column)) {
+    if (node.tagName === "IMG") continue;  // judged above
+    const text = textOf(node);
+    if (clipper)
+      add("cut", node, text, `right edge at ${px(right)} px, cut off by `
+          + `${clipper} at ${px(limit)} px`);
+    else
+      add("column", node, text, `right edge at ${px(right)} px, the column `
+          + `ends at ${column} px`);
+  }
+  const page = document.documentElement.scrollWidth;
+  if (page > window.innerWidth)
+    problems.push({kind: "page", element: "html", text: "", where: "",
+                   detail: `${page} px wide on a ${window.innerWidth} px `
+                           + "screen"});
+  return problems;
+}
+"""
+)
+
+# At 390 px: does the page scroll sideways, and which elements make it?
+_SIDEWAYS_JS = (
+    "() => {\n"
+    + _FIT_LIB_JS
+    + """
+  const page = document.documentElement.scrollWidth;
+  const screen = window.innerWidth;
+  if (page <= screen) return [];
+  const problems = [{kind: "page", element: "html", text: "", where: "",
+                     detail: `${page} px wide on a ${screen} px screen`}];
+  for (const {node, right} of sticksOut(document.body, screen).slice(0, 10))
+    problems.push({
+      kind: "wide", element: describe(node),
+      text: textOf(node), where: placeOf(node),
+      detail: `right edge at ${Math.round(right)} px`});
+  return problems;
+}
+"""
+)
+
+_FIT_KINDS = {
+    "code": "a code line does not fit its box",
+    "display": "a display is wider than its column",
+    "image": "an image is wider than its column",
+    "column": "an element runs past the column",
+    "cut": "an element is cut off",
+    "page": "the page scrolls sideways",
+    "wide": "wider than the screen",
+}
+
+
+def _settle(page, base_url: str, name: str) -> int | None:
+    """Open a page, wait for MathJax and the images; its HTTP status."""
+    response = page.goto(base_url + name, wait_until="load")
+    if response is None:
+        return None
+    page.evaluate(_SETTLE_JS)
+    return response.status
+
+
+def fit_problem(screen: dict, offender: dict) -> str:
+    """One line about one element that does not fit (see check_fit)."""
+    where = f"at {screen['width']}x{screen['height']}"
+    # Quoted as written (TeX keeps single backslashes), on one line.
+    text = f" '{offender['text']}'" if offender["text"] else ""
+    place = f" (in {offender['where']})" if offender["where"] else ""
+    return (
+        f"{where}, {_FIT_KINDS[offender['kind']]}: {offender['element']}"
+        f"{text}{place}: {offender['detail']}"
+    )
+
+
+def check_fit(
+    page, base_url: str, name: str, *, prepare: Callable | None = None
+) -> PageReport:
+    """Open ``base_url + name`` and check that what it shows fits the screen.
+
+    At 1280x800 (``DESKTOP``), with every fold-out open: no code box
+    (input cell, output, printed source) is scrolled by its longest line;
+    every display (``mjx-container[display="true"]``) fits its parent; every
+    image fits its block and the column; no element ends right of the
+    article column or is cut off by a box that clips it, except inside an
+    element that scrolls by design (a table's wrapper); the page does not
+    scroll sideways. At 390 px (``PHONE``) the page does not scroll
+    sideways. Each problem names the page, the element (tag and classes, a
+    snippet of its text or TeX source) and the widths. ``prepare(page)``,
+    if given, runs on the open page before it is measured (the tests break
+    a page with it on purpose).
+    """
+    report = PageReport(name)
+    page.set_viewport_size(DESKTOP)
+    status = _settle(page, base_url, name)
+    if status != 200:
+        report.add(f"page answered {status}")
+        return report
+    page.evaluate(_UNFOLD_JS)
+    if prepare is not None:
+        prepare(page)
+    for offender in page.evaluate(_FIT_JS):
+        report.add(fit_problem(DESKTOP, offender))
+    page.set_viewport_size(PHONE)
+    for offender in page.evaluate(_SIDEWAYS_JS):
+        report.add(fit_problem(PHONE, offender))
+    return report
+
+
+# --------------------------------------------------------- the diagrams
+
+# The one list of the book's diagrams (drawn by scripts/draw_diagrams.py
+# into book/images/): the page that shows each, by the toc's name.
+DIAGRAMS = {
+    "book/01_autoencoders": ["autoencoder_bottleneck.png"],
+    "book/04_reparameterization": ["reparameterization_graph.png"],
+    "book/06_elbo": ["elbo_gap.png"],
+}
+
+# Sphinx names the figures of notebook outputs by their content's hash.
+_HASHED = re.compile(r"[0-9a-f]{64}\.\w+$")
+
+_IMAGES_JS = """
+() => Array.from(document.querySelectorAll("article img, main img"))
+  .map(img => ({
+    file: decodeURIComponent(new URL(img.src).pathname.split("/").pop()),
+    src: img.getAttribute("src"),
+    loaded: img.complete && img.naturalWidth > 0,
+    alt: (img.getAttribute("alt") || "").trim(),
+  }))
+"""
+
+
+def check_diagrams(
+    page, base_url: str, name: str, files: list[str]
+) -> PageReport:
+    """Open ``base_url + name``: each diagram in ``files`` (a file name in
+    book/images/) is on the page, has loaded (naturalWidth > 0), and has
+    alt text."""
+    report = PageReport(name)
+    status = _settle(page, base_url, name)
+    if status != 200:
+        report.add(f"page answered {status}")
+        return report
+    images = page.evaluate(_IMAGES_JS)
+    for file in files:
+        shown = [image for image in images if image["file"] == file]
+        if not shown:
+            # Named files only: figures of notebook outputs are hashes.
+            named = sorted(
+                {i["file"] for i in images if not _HASHED.match(i["file"])}
+            )
+            report.add(
+                f"diagram {file} is not on the page (named images there: "
+                f"{named})"
+            )
+        for image in shown:
+            if not image["loaded"]:
+                report.add(f"diagram {file} did not load ({image['src']})")
+            if not image["alt"]:
+                report.add(f"diagram {file} has no alt text")
+    return report
