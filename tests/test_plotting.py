@@ -1,4 +1,7 @@
-"""Tests of vaecourse.plotting: each figure shows the data it is given (checked on its artists)."""
+"""Tests of vaecourse.plotting: each figure shows the data it is given.
+
+Checked on the figure's artists.
+"""
 
 from __future__ import annotations
 
@@ -45,25 +48,35 @@ def small_vae(latent_dim=2, seed=0):
     return VAE(input_dim=12, hidden_dim=8, latent_dim=latent_dim)
 
 
-# --- grids of images ---------------------------------------------------------------------
+# --- grids of images ---------------------------------------------------------
+
 
 def test_make_grid_places_image_i_at_row_i_div_nrow_column_i_mod_nrow():
-    images = torch.arange(5 * 6, dtype=torch.float32).reshape(5, 6) / 30  # 5 images of 2 x 3
+    images = (
+        torch.arange(5 * 6, dtype=torch.float32).reshape(5, 6) / 30
+    )  # 5 images of 2 x 3
     grid = make_grid(images, (2, 3), nrow=2, padding=1, pad_value=-1.0)
     assert grid.shape == (3 * 3 + 1, 2 * 4 + 1)
     for i in range(5):
         top, left = 1 + (i // 2) * 3, 1 + (i % 2) * 4
-        np.testing.assert_array_equal(grid[top:top + 2, left:left + 3], images[i].reshape(2, 3).double().numpy())
+        np.testing.assert_array_equal(
+            grid[top : top + 2, left : left + 3],
+            images[i].reshape(2, 3).double().numpy(),
+        )
     # the empty sixth cell and the separators are padding
     assert (grid[7:9, 5:8] == -1).all()
     assert (grid[0] == -1).all() and (grid[:, 4] == -1).all()
-    np.testing.assert_array_equal(make_grid(images.reshape(5, 2, 3), (2, 3), 2, pad_value=-1.0), grid)
+    np.testing.assert_array_equal(
+        make_grid(images.reshape(5, 2, 3), (2, 3), 2, pad_value=-1.0), grid
+    )
 
 
 def test_image_grid_shows_the_grid_in_grey_from_0_to_1():
     images = torch.rand(7, 16, generator=torch.Generator().manual_seed(0))
     fig = image_grid(images, (4, 4), nrow=3, title="seven")
-    np.testing.assert_array_equal(shown_image(fig), make_grid(images, (4, 4), 3))
+    np.testing.assert_array_equal(
+        shown_image(fig), make_grid(images, (4, 4), 3)
+    )
     (image,) = fig.axes[0].get_images()
     assert image.get_clim() == (0.0, 1.0)
     assert image.get_cmap().name == "gray"
@@ -74,8 +87,14 @@ def test_reconstruction_grid_puts_data_above_reconstructions():
     data = np.random.default_rng(0).random((10, 9))
     recon = np.random.default_rng(1).random((10, 9))
     fig = reconstruction_grid(data, recon[:4], (3, 3), n=4)
-    np.testing.assert_array_equal(shown_image(fig), make_grid(np.concatenate([data[:4], recon[:4]]), (3, 3), 4))
-    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["data", "reconstruction"]
+    np.testing.assert_array_equal(
+        shown_image(fig),
+        make_grid(np.concatenate([data[:4], recon[:4]]), (3, 3), 4),
+    )
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        "data",
+        "reconstruction",
+    ]
 
 
 def test_prior_samples_decode_standard_normal_draws():
@@ -84,13 +103,17 @@ def test_prior_samples_decode_standard_normal_draws():
     z = torch.randn(6, 3, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = torch.sigmoid(model.decode(z))
-    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), 3), rtol=1e-6)
-    # an autoencoder's latent space can be sampled the same way (to show it is not generative)
+    np.testing.assert_allclose(
+        shown_image(fig), make_grid(expected, (3, 4), 3), rtol=1e-6
+    )
+    # an autoencoder's latent space can be sampled the same way (to show
+    # it is not generative)
     torch.manual_seed(0)
     assert isinstance(prior_samples(Autoencoder(12, 8, 2), 4, (3, 4)), Figure)
 
 
-# --- latent spaces --------------------------------------------------------------------------
+# --- latent spaces -----------------------------------------------------------
+
 
 def test_latent_scatter_plots_the_codes_coloured_by_label():
     rng = np.random.default_rng(2)
@@ -105,13 +128,17 @@ def test_latent_scatter_plots_the_codes_coloured_by_label():
     assert len(fig.axes) == 2  # the scatter and its colour bar
 
 
-def test_manifold_coordinates_are_the_inverse_normal_cdf_of_a_grid_on_the_unit_interval():
+def test_manifold_coordinates_are_the_inverse_normal_cdf_of_a_grid():
     for n in (1, 4, 15):
         expected = norm.ppf((np.arange(n) + 0.5) / n)
-        np.testing.assert_allclose(manifold_coordinates(n).numpy(), expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            manifold_coordinates(n).numpy(), expected, rtol=1e-12, atol=1e-12
+        )
     coords = manifold_coordinates(15).numpy()
     assert np.isfinite(coords).all() and (np.diff(coords) > 0).all()
-    np.testing.assert_allclose(coords, -coords[::-1], atol=1e-12)  # symmetric about 0
+    np.testing.assert_allclose(
+        coords, -coords[::-1], atol=1e-12
+    )  # symmetric about 0
 
 
 def test_latent_manifold_decodes_the_ppf_grid_with_z2_increasing_upwards():
@@ -119,16 +146,25 @@ def test_latent_manifold_decodes_the_ppf_grid_with_z2_increasing_upwards():
     n = 4
     fig = latent_manifold(model, (3, 4), n=n)
     c = norm.ppf((np.arange(n) + 0.5) / n)
-    z = torch.tensor([[c[j], c[n - 1 - i]] for i in range(n) for j in range(n)], dtype=torch.float32)
+    z = torch.tensor(
+        [[c[j], c[n - 1 - i]] for i in range(n) for j in range(n)],
+        dtype=torch.float32,
+    )
     with torch.no_grad():
         expected = torch.sigmoid(model.decode(z))
-    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), n), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        shown_image(fig), make_grid(expected, (3, 4), n), rtol=1e-5, atol=1e-6
+    )
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{v:.1f}" for v in c]
-    assert [t.get_text() for t in ax.get_yticklabels()] == [f"{v:.1f}" for v in c[::-1]]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        f"{v:.1f}" for v in c
+    ]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        f"{v:.1f}" for v in c[::-1]
+    ]
 
 
-def test_latent_manifold_of_a_larger_latent_space_fixes_the_other_coordinates_at_zero():
+def test_latent_manifold_of_a_larger_latent_space_fixes_the_others_at_0():
     model = small_vae(latent_dim=4)
     fig = latent_manifold(model, (3, 4), n=2, dims=(3, 1))
     c = norm.ppf([0.25, 0.75])
@@ -138,44 +174,86 @@ def test_latent_manifold_of_a_larger_latent_space_fixes_the_other_coordinates_at
             z[2 * i + j, 3], z[2 * i + j, 1] = c[j], c[1 - i]
     with torch.no_grad():
         expected = torch.sigmoid(model.decode(z))
-    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), 2), rtol=1e-5, atol=1e-6)
-    assert fig.axes[0].get_xlabel() == "$z_{4}$" and fig.axes[0].get_ylabel() == "$z_{2}$"
+    np.testing.assert_allclose(
+        shown_image(fig), make_grid(expected, (3, 4), 2), rtol=1e-5, atol=1e-6
+    )
+    assert (
+        fig.axes[0].get_xlabel() == "$z_{4}$"
+        and fig.axes[0].get_ylabel() == "$z_{2}$"
+    )
 
 
 def test_latent_traversal_changes_one_coordinate_per_row():
     model = small_vae(latent_dim=3)
     z = torch.tensor([0.5, -1.0, 2.0])
     values = [-2.0, 0.0, 2.0]
-    fig = latent_traversal(model, z, dims=[2, 0], values=values, image_shape=(3, 4))
-    codes = torch.tensor([[0.5, -1.0, -2.0], [0.5, -1.0, 0.0], [0.5, -1.0, 2.0],
-                          [-2.0, -1.0, 2.0], [0.0, -1.0, 2.0], [2.0, -1.0, 2.0]])
+    fig = latent_traversal(
+        model, z, dims=[2, 0], values=values, image_shape=(3, 4)
+    )
+    codes = torch.tensor(
+        [
+            [0.5, -1.0, -2.0],
+            [0.5, -1.0, 0.0],
+            [0.5, -1.0, 2.0],
+            [-2.0, -1.0, 2.0],
+            [0.0, -1.0, 2.0],
+            [2.0, -1.0, 2.0],
+        ]
+    )
     with torch.no_grad():
         expected = torch.sigmoid(model.decode(codes))
-    np.testing.assert_allclose(shown_image(fig), make_grid(expected, (3, 4), 3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        shown_image(fig), make_grid(expected, (3, 4), 3), rtol=1e-5, atol=1e-6
+    )
     ax = fig.axes[0]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["$z_{3}$", "$z_{1}$"]
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["-2.0", "0.0", "2.0"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == [
+        "$z_{3}$",
+        "$z_{1}$",
+    ]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "-2.0",
+        "0.0",
+        "2.0",
+    ]
 
 
-# --- loss curves ----------------------------------------------------------------------------
+# --- loss curves -------------------------------------------------------------
+
 
 def test_loss_curves_of_a_vae_show_each_term_for_train_and_test():
-    history = History(train_loss=[3.0, 2.0, 1.5], test_loss=[3.5, 2.5, 2.0],
-                      train_reconstruction=[2.0, 1.0, 0.5], test_reconstruction=[2.5, 1.5, 1.0],
-                      train_kl=[1.0, 1.0, 1.0], test_kl=[1.0, 1.0, 1.0])
+    history = History(
+        train_loss=[3.0, 2.0, 1.5],
+        test_loss=[3.5, 2.5, 2.0],
+        train_reconstruction=[2.0, 1.0, 0.5],
+        test_reconstruction=[2.5, 1.5, 1.0],
+        train_kl=[1.0, 1.0, 1.0],
+        test_kl=[1.0, 1.0, 1.0],
+    )
     fig = loss_curves(history)
-    assert [ax.get_title() for ax in fig.axes] == ["loss (negative ELBO)", "reconstruction term", "KL term"]
-    for ax, term in zip(fig.axes, ["loss", "reconstruction", "kl"]):
+    assert [ax.get_title() for ax in fig.axes] == [
+        "loss (negative ELBO)",
+        "reconstruction term",
+        "KL term",
+    ]
+    for ax, term in zip(
+        fig.axes, ["loss", "reconstruction", "kl"], strict=True
+    ):
         train, test = ax.get_lines()
         assert train.get_label() == "train" and test.get_label() == "test"
         np.testing.assert_array_equal(train.get_xdata(), [1, 2, 3])
-        np.testing.assert_array_equal(train.get_ydata(), getattr(history, f"train_{term}"))
-        np.testing.assert_array_equal(test.get_ydata(), getattr(history, f"test_{term}"))
+        np.testing.assert_array_equal(
+            train.get_ydata(), getattr(history, f"train_{term}")
+        )
+        np.testing.assert_array_equal(
+            test.get_ydata(), getattr(history, f"test_{term}")
+        )
         assert ax.get_ylabel() == "nats per example"
 
 
 def test_loss_curves_of_an_autoencoder_without_test_data_have_one_line():
-    fig = loss_curves(History(train_loss=[5.0, 4.0], train_reconstruction=[5.0, 4.0]))
+    fig = loss_curves(
+        History(train_loss=[5.0, 4.0], train_reconstruction=[5.0, 4.0])
+    )
     (ax,) = fig.axes
     (line,) = ax.get_lines()
     assert ax.get_title() == "reconstruction loss"
@@ -201,32 +279,162 @@ def test_no_function_shows_its_figure(monkeypatch):
     assert all(isinstance(fig, Figure) for fig in figures)
 
 
-# --- bad inputs -------------------------------------------------------------------------------
+# --- bad inputs --------------------------------------------------------------
 
 BAD_INPUTS = [
-    (lambda: image_grid(torch.rand(4, 10), (3, 3)), ValueError,
-     r"images must have shape \(N, 9\) or \(N, 3, 3\) for image_shape \(3, 3\), got \(4, 10\)"),
-    (lambda: image_grid([[0.0]], (1, 1)), TypeError, "images must be a torch.Tensor or numpy.ndarray"),
-    (lambda: image_grid(torch.rand(4, 9), (3, 0)), ValueError, "image_shape must be a pair of positive ints"),
-    (lambda: image_grid(torch.full((1, 4), float("nan")), (2, 2)), ValueError, "images contains NaN"),
-    (lambda: make_grid(torch.rand(4, 9), (3, 3), nrow=0), ValueError, "nrow must be a positive int"),
-    (lambda: reconstruction_grid(torch.rand(4, 9), torch.rand(3, 9), (3, 3), n=4), ValueError,
-     "n must be at most the number of images, got n=4 for 4 originals and 3 reconstructions"),
-    (lambda: latent_scatter(torch.rand(5, 3), torch.zeros(5)), ValueError, r"mu_2d must have shape \(N, 2\)"),
-    (lambda: latent_scatter(torch.rand(5, 2), torch.zeros(4)), ValueError, r"labels must have shape \(5,\)"),
-    (lambda: latent_manifold(small_vae(latent_dim=1), (3, 4)), ValueError, "latent_dim >= 2, got 1"),
-    (lambda: latent_manifold(small_vae(), (3, 4), dims=(0, 0)), ValueError, "dims must be two different"),
-    (lambda: latent_traversal(small_vae(), torch.zeros(3), [0], [0.0], (3, 4)), ValueError,
-     r"z must have shape \(2,\) or \(1, 2\), got \(3,\)"),
-    (lambda: latent_traversal(small_vae(), torch.zeros(2), [2], [0.0], (3, 4)), ValueError, "dims must be a non-empty list"),
-    (lambda: latent_traversal(small_vae(), torch.zeros(2), [0], [], (3, 4)), ValueError, "values must not be empty"),
-    (lambda: prior_samples(torch.nn.Linear(2, 2), 4, (1, 2)), TypeError, "model must be one of the vaecourse.models"),
-    (lambda: loss_curves({"train_loss": [1.0]}), TypeError, "history must be a vaecourse.train.History"),
+    (
+        lambda: image_grid(torch.rand(4, 10), (3, 3)),
+        ValueError,
+        r"images must have shape \(N, 9\) or \(N, 3, 3\) for image_shape "
+        r"\(3, 3\), got \(4, 10\)",
+    ),
+    (
+        lambda: image_grid([[0.0]], (1, 1)),
+        TypeError,
+        "images must be a torch.Tensor or numpy.ndarray",
+    ),
+    (
+        lambda: image_grid(torch.rand(4, 9), (3, 0)),
+        ValueError,
+        "image_shape width must be at least 1, got 0",
+    ),
+    (
+        lambda: image_grid(torch.rand(4, 9), (3.0, 3)),
+        TypeError,
+        "image_shape height must be an integer, got float 3.0",
+    ),
+    (
+        lambda: image_grid(torch.rand(4, 9), "3x3"),
+        TypeError,
+        r"image_shape must be a pair \(height, width\), got str",
+    ),
+    (
+        lambda: image_grid(torch.rand(4, 9), (3, 3, 1)),
+        ValueError,
+        r"image_shape must be a pair \(height, width\), got 3 values",
+    ),
+    (
+        lambda: image_grid(torch.full((1, 4), float("nan")), (2, 2)),
+        ValueError,
+        "images contains NaN",
+    ),
+    (
+        lambda: make_grid(torch.rand(4, 9), (3, 3), nrow=0),
+        ValueError,
+        "nrow must be at least 1, got 0",
+    ),
+    (
+        lambda: make_grid(torch.rand(4, 9), (3, 3), nrow=2.0),
+        TypeError,
+        "nrow must be an integer, got float 2.0",
+    ),
+    (
+        lambda: make_grid(torch.rand(4, 9), (3, 3), nrow=2, padding=-1),
+        ValueError,
+        "padding must be at least 0, got -1",
+    ),
+    (
+        lambda: reconstruction_grid(
+            torch.rand(4, 9), torch.rand(3, 9), (3, 3), n=4
+        ),
+        ValueError,
+        "n must be at most the number of images, got n=4 for 4 originals "
+        "and 3 reconstructions",
+    ),
+    (
+        lambda: latent_scatter(torch.rand(5, 3), torch.zeros(5)),
+        ValueError,
+        r"mu_2d must have shape \(N, 2\)",
+    ),
+    (
+        lambda: latent_scatter(torch.rand(5, 2), torch.zeros(4)),
+        ValueError,
+        r"labels must have shape \(5,\)",
+    ),
+    (
+        lambda: manifold_coordinates(0),
+        ValueError,
+        "n must be at least 1, got 0",
+    ),
+    (
+        lambda: manifold_coordinates(15.0),
+        TypeError,
+        "n must be an integer, got float 15.0",
+    ),
+    (
+        lambda: latent_manifold(small_vae(latent_dim=1), (3, 4)),
+        ValueError,
+        "latent_dim >= 2, got 1",
+    ),
+    (
+        lambda: latent_manifold(small_vae(), (3, 4), dims=(0, 0)),
+        ValueError,
+        r"dims must be two different latent coordinates in \[0, 2\), "
+        r"got \(0, 0\)",
+    ),
+    (
+        lambda: latent_manifold(small_vae(), (3, 4), dims=(0, 0.5)),
+        TypeError,
+        "dims must be an integer, got float 0.5",
+    ),
+    (
+        lambda: latent_traversal(
+            small_vae(), torch.zeros(3), [0], [0.0], (3, 4)
+        ),
+        ValueError,
+        r"z must have shape \(2,\) or \(1, 2\), got \(3,\)",
+    ),
+    (
+        lambda: latent_traversal(
+            small_vae(), torch.zeros(2), [2], [0.0], (3, 4)
+        ),
+        ValueError,
+        r"dims must be a non-empty list of latent coordinates in "
+        r"\[0, 2\), got \[2\]",
+    ),
+    (
+        lambda: latent_traversal(
+            small_vae(), torch.zeros(2), [1.0], [0.0], (3, 4)
+        ),
+        TypeError,
+        "dims must be an integer, got float 1.0",
+    ),
+    (
+        lambda: latent_traversal(small_vae(), torch.zeros(2), [0], [], (3, 4)),
+        ValueError,
+        "values must not be empty",
+    ),
+    (
+        lambda: prior_samples(torch.nn.Linear(2, 2), 4, (1, 2)),
+        TypeError,
+        "model must be one of the vaecourse.models",
+    ),
+    (
+        lambda: prior_samples(small_vae(), 4, (3, 4), generator=0),
+        TypeError,
+        r"generator must be a torch.Generator or None, got int 0; "
+        r"for a seed s, "
+        r"pass torch.Generator\(\).manual_seed\(s\)",
+    ),
+    (
+        lambda: prior_samples(small_vae(), 4, (3, 4), nrow=0),
+        ValueError,
+        "nrow must be at least 1, got 0",
+    ),
+    (
+        lambda: loss_curves({"train_loss": [1.0]}),
+        TypeError,
+        "history must be a vaecourse.train.History",
+    ),
     (lambda: loss_curves(History()), ValueError, "history is empty"),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD_INPUTS, ids=[str(i) for i in range(len(BAD_INPUTS))])
+@pytest.mark.parametrize(
+    "call, error, message",
+    BAD_INPUTS,
+    ids=[message for _, _, message in BAD_INPUTS],
+)
 def test_bad_inputs_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
@@ -237,6 +445,8 @@ def test_the_self_check_rejects_a_grid_that_includes_0_and_1():
 
     assert selfcheck.check("manifold_coordinates", manifold_coordinates).ok
     with np.errstate(divide="ignore"):
-        report = selfcheck.check("manifold_coordinates",
-                                 lambda n: torch.from_numpy(norm.ppf(np.linspace(0, 1, n))))
+        report = selfcheck.check(
+            "manifold_coordinates",
+            lambda n: torch.from_numpy(norm.ppf(np.linspace(0, 1, n))),
+        )
     assert not report.ok and "avoid 0 and 1" in str(report)

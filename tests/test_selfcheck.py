@@ -1,4 +1,4 @@
-"""The exercise self-checks pass for the package's functions and fail for wrong ones."""
+"""The exercise self-checks pass the package's functions, fail wrong ones."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ from vaecourse import gradients, linear_gaussian, selfcheck
 
 # Modules that may define exercise functions, searched in this order.
 MODULES = [
-    "losses", "distributions", "symbolic", "pca", "linear_gaussian", "gradients",
-    "data", "models", "train", "plotting",
+    "losses",
+    "distributions",
+    "symbolic",
+    "pca",
+    "linear_gaussian",
+    "gradients",
+    "data",
+    "models",
+    "train",
+    "plotting",
 ]
 
 
@@ -24,7 +32,9 @@ def package_function(name: str):
             continue
         if hasattr(module, name):
             return getattr(module, name)
-    raise LookupError(f"self-check {name!r} has no function of that name in vaecourse")
+    raise LookupError(
+        f"self-check {name!r} has no function of that name in vaecourse"
+    )
 
 
 @pytest.mark.parametrize("name", selfcheck.available_checks())
@@ -34,23 +44,79 @@ def test_the_package_passes_its_own_self_checks(name):
 
 
 WRONG_VARIANTS = [
-    ("sum_of_squares", lambda x, y: torch.linalg.vector_norm(x - y, dim=1), "no square root"),
-    ("mean_squared_error", lambda x, y: (x - y).pow(2).sum(1), "per-example mean"),
-    ("gaussian_nll", lambda x, y, v: (x - y).pow(2).sum(1) / (2 * v), "constant included"),
-    ("bernoulli_nll", lambda x, p: -(x * p.log()).sum(1), "BCE on binary targets"),
+    (
+        "sum_of_squares",
+        lambda x, y: torch.linalg.vector_norm(x - y, dim=1),
+        "no square root",
+    ),
+    (
+        "mean_squared_error",
+        lambda x, y: (x - y).pow(2).sum(1),
+        "per-example mean",
+    ),
+    (
+        "gaussian_nll",
+        lambda x, y, v: (x - y).pow(2).sum(1) / (2 * v),
+        "constant included",
+    ),
+    (
+        "bernoulli_nll",
+        lambda x, p: -(x * p.log()).sum(1),
+        "BCE on binary targets",
+    ),
     ("logvar_to_std", lambda lv: lv.exp(), "sigma from log"),
-    ("reparameterize", lambda m, lv, g: m + lv.exp() * torch.randn(m.shape, generator=g, dtype=m.dtype), "sample variance"),
-    ("kl_diag_gaussian_std_normal", lambda m, lv: -0.5 * (1 + lv - m**2 - lv.exp()).sum(), "expected shape"),
-    ("kl_diag_gaussian_std_normal", lambda m, lv: 0.5 * (1 + lv - m**2 - lv.exp()).sum(-1), "KL summed"),
-    # no orthonormalisation: cosines of a non-orthonormal basis are not the angles
-    ("principal_angles", lambda a, b: torch.arccos(torch.linalg.svdvals(a.T @ b).clamp(0, 1)), "same subspace"),
-    ("exact_posterior", lambda x, w, b, s2: (w / (w**2 + s2) * (x - b), torch.full_like(x, s2)), "posterior variance"),
-    ("elbo", lambda x, w, b, s2, m, v: linear_gaussian.expected_log_likelihood(x, w, b, s2, m, v), "equals log p(x)"),
-    ("score_function_gradient", lambda *args: gradients.pathwise_gradient(*args), "f times score"),
+    (
+        "reparameterize",
+        lambda m, lv, g: (
+            m + lv.exp() * torch.randn(m.shape, generator=g, dtype=m.dtype)
+        ),
+        "sample variance",
+    ),
+    (
+        "kl_diag_gaussian_std_normal",
+        lambda m, lv: -0.5 * (1 + lv - m**2 - lv.exp()).sum(),
+        "expected shape",
+    ),
+    (
+        "kl_diag_gaussian_std_normal",
+        lambda m, lv: 0.5 * (1 + lv - m**2 - lv.exp()).sum(-1),
+        "KL summed",
+    ),
+    # no orthonormalisation: cosines of a non-orthonormal basis are not the
+    # angles
+    (
+        "principal_angles",
+        lambda a, b: torch.arccos(torch.linalg.svdvals(a.T @ b).clamp(0, 1)),
+        "same subspace",
+    ),
+    (
+        "exact_posterior",
+        lambda x, w, b, s2: (
+            w / (w**2 + s2) * (x - b),
+            torch.full_like(x, s2),
+        ),
+        "posterior variance",
+    ),
+    (
+        "elbo",
+        lambda x, w, b, s2, m, v: linear_gaussian.expected_log_likelihood(
+            x, w, b, s2, m, v
+        ),
+        "equals log p(x)",
+    ),
+    (
+        "score_function_gradient",
+        lambda *args: gradients.pathwise_gradient(*args),
+        "f times score",
+    ),
 ]
 
 
-@pytest.mark.parametrize("name, wrong, message", WRONG_VARIANTS, ids=[w[0] + "-" + w[2] for w in WRONG_VARIANTS])
+@pytest.mark.parametrize(
+    "name, wrong, message",
+    WRONG_VARIANTS,
+    ids=[w[0] + "-" + w[2] for w in WRONG_VARIANTS],
+)
 def test_a_wrong_implementation_fails_with_a_reason(name, wrong, message):
     report = selfcheck.check(name, wrong)
     assert not report.ok
@@ -62,3 +128,25 @@ def test_unknown_names_and_non_functions_are_refused():
         selfcheck.check("kl3", lambda: None)
     with pytest.raises(TypeError, match="candidate must be a function"):
         selfcheck.check("sum_of_squares", 3)
+
+
+def test_the_probabilistic_pca_vae_encodes_the_true_posterior():
+    # Reference: condition the joint Gaussian of (z, x) with torch.linalg,
+    # p(z | x) = N(W^T C^-1 (x - b), I - W^T C^-1 W), C = W W^T + s^2 I.
+    w, b = selfcheck.PPCA_WEIGHT.double(), selfcheck.PPCA_BIAS.double()
+    x = selfcheck.PPCA_X.double()
+    s2 = selfcheck.PPCA_VARIANCE
+    cov_x = w @ w.T + s2 * torch.eye(3, dtype=torch.float64)
+    gain = torch.linalg.solve(cov_x, w).T  # W^T C^-1
+    mean = (x - b) @ gain.T
+    cov = torch.eye(2, dtype=torch.float64) - gain @ w
+    model = selfcheck.ppca_vae(exact_posterior=True)
+    with torch.no_grad():
+        mu, logvar = model.encode(selfcheck.PPCA_X)
+    torch.testing.assert_close(mu.double(), mean, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(
+        torch.diag_embed(logvar.exp()).double(),
+        cov.expand(3, 2, 2),
+        rtol=1e-5,
+        atol=1e-6,
+    )

@@ -1,4 +1,4 @@
-"""Tests of vaecourse.train: the training loop, its history and errors, and log p(x)."""
+"""Tests of vaecourse.train: the training loops, their errors, log p(x)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,28 @@ import random
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Bernoulli, Independent, MultivariateNormal, Normal, kl_divergence
+from torch.distributions import (
+    Bernoulli,
+    ContinuousBernoulli,
+    Independent,
+    Normal,
+    kl_divergence,
+)
 
-from vaecourse.models import VAE, Autoencoder, LinearAutoencoder
+from vaecourse import train
+from vaecourse.models import VAE, Autoencoder, LinearAutoencoder, NaiveStdVAE
+from vaecourse.selfcheck import (
+    PPCA_BIAS,
+    PPCA_VARIANCE,
+    PPCA_WEIGHT,
+    PPCA_X,
+    ppca_log_px,
+    ppca_vae,
+)
 from vaecourse.train import (
     History,
-    active_units,
     TrainingDiverged,
+    active_units,
     evaluate_vae,
     importance_weighted_log_px,
     set_seed,
@@ -24,7 +39,7 @@ from vaecourse.train import (
 
 
 def prototypes_data(n=96, d=16, seed=0):
-    """Binary images made from 3 noisy prototypes: something a tiny model can learn."""
+    """Binary images from 3 noisy prototypes: a tiny model can learn them."""
     g = torch.Generator().manual_seed(seed)
     protos = (torch.rand(3, d, generator=g) > 0.5).float()
     picks = protos[torch.randint(0, 3, (n,), generator=g)]
@@ -32,62 +47,110 @@ def prototypes_data(n=96, d=16, seed=0):
     return torch.where(flips, 1 - picks, picks)
 
 
-def tiny_vae(seed=0, **kwargs):
+def tiny_vae(seed=0, model=VAE, **kwargs):
     set_seed(seed)
-    return VAE(input_dim=16, hidden_dim=12, latent_dim=2, **kwargs)
+    return model(input_dim=16, hidden_dim=12, latent_dim=2, **kwargs)
 
 
-# --- set_seed ----------------------------------------------------------------------------
+def parameters(model: torch.nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+# --- set_seed ----------------------------------------------------------------
+
 
 def test_set_seed_seeds_python_numpy_and_torch():
     g = set_seed(3)
-    first = (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=g).item())
+    first = (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1).item(),
+        torch.rand(1, generator=g).item(),
+    )
     g = set_seed(3)
-    assert (random.random(), np.random.rand(), torch.rand(1).item(), torch.rand(1, generator=g).item()) == first
+    assert (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1).item(),
+        torch.rand(1, generator=g).item(),
+    ) == first
     assert torch.rand(1, generator=set_seed(4)).item() != first[3]
 
 
-# --- train_vae ----------------------------------------------------------------------------
+# --- train_vae ---------------------------------------------------------------
+
 
 def test_train_vae_is_deterministic_on_cpu():
     data = prototypes_data()
     runs = []
     for _ in range(2):
         model = tiny_vae()
-        history = train_vae(model, data[:64], data[64:], epochs=3, batch_size=16, lr=1e-2)
-        runs.append((history, torch.cat([p.flatten() for p in model.parameters()])))
+        history = train_vae(
+            model, data[:64], data[64:], epochs=3, batch_size=16, lr=1e-2
+        )
+        runs.append(
+            (history, torch.cat([p.flatten() for p in model.parameters()]))
+        )
     assert runs[0][0] == runs[1][0]
     assert torch.equal(runs[0][1], runs[1][1])
-    other = train_vae(tiny_vae(), data[:64], data[64:], epochs=3, batch_size=16, lr=1e-2, seed=1)
+    other = train_vae(
+        tiny_vae(),
+        data[:64],
+        data[64:],
+        epochs=3,
+        batch_size=16,
+        lr=1e-2,
+        seed=1,
+    )
     assert other != runs[0][0]
 
 
 def test_train_vae_learns_and_records_every_term():
     data = prototypes_data()
     model = tiny_vae()
-    history = train_vae(model, data[:64], data[64:], epochs=15, batch_size=16, lr=1e-2)
+    history = train_vae(
+        model, data[:64], data[64:], epochs=15, batch_size=16, lr=1e-2
+    )
     assert history.epochs == 15
-    for name in ["train_loss", "test_loss", "train_reconstruction", "test_reconstruction", "train_kl", "test_kl"]:
+    for name in [
+        "train_loss",
+        "test_loss",
+        "train_reconstruction",
+        "test_reconstruction",
+        "train_kl",
+        "test_kl",
+    ]:
         assert len(getattr(history, name)) == 15, name
-    np.testing.assert_allclose(history.train_loss, np.add(history.train_reconstruction, history.train_kl), rtol=1e-6)
-    np.testing.assert_allclose(history.test_loss, np.add(history.test_reconstruction, history.test_kl), rtol=1e-6)
-    # 16 fair coin flips cost 16 log 2 = 11.1 nats; 3 prototypes with 5% noise cost far less.
+    np.testing.assert_allclose(
+        history.train_loss,
+        np.add(history.train_reconstruction, history.train_kl),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(
+        history.test_loss,
+        np.add(history.test_reconstruction, history.test_kl),
+        rtol=1e-6,
+    )
+    # 16 fair coin flips cost 16 log 2 = 11.1 nats; 3 prototypes with 5%
+    # noise cost far less.
     assert history.train_loss[0] > 10.0
     assert history.test_loss[-1] < 0.7 * history.test_loss[0]
     assert not model.training
 
 
 def test_train_loss_is_the_average_of_the_batch_losses():
-    # Rebuild the loop by hand: same initial weights, same shuffling, same noise.
+    # Rebuild the loop by hand: same initial weights, shuffling and noise.
     data = prototypes_data(n=40)
-    history = train_vae(tiny_vae(), data, epochs=1, batch_size=16, lr=1e-2, seed=5)
+    history = train_vae(
+        tiny_vae(), data, epochs=1, batch_size=16, lr=1e-2, seed=5
+    )
     model = tiny_vae()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     order = torch.randperm(40, generator=torch.Generator().manual_seed(5))
     noise = torch.Generator().manual_seed(5)
     total = 0.0
     for start in range(0, 40, 16):
-        x = data[order[start:start + 16]]
+        x = data[order[start : start + 16]]
         terms = model.loss(x, generator=noise)
         optimizer.zero_grad()
         terms.loss.backward()
@@ -103,44 +166,99 @@ def test_evaluate_vae_samples_z_and_averages_over_examples():
     terms = evaluate_vae(model, data, seed=2)
     with torch.no_grad():
         mu, logvar = model.encode(data)
-        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(2))
-        recon = -Independent(Bernoulli(logits=model.decode(z)), 1).log_prob(data)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(
+            mu.shape, generator=torch.Generator().manual_seed(2)
+        )
+        recon = -Independent(Bernoulli(logits=model.decode(z)), 1).log_prob(
+            data
+        )
         q = Independent(Normal(mu, torch.exp(0.5 * logvar)), 1)
-        kl = kl_divergence(q, Independent(Normal(torch.zeros_like(mu), 1.0), 1))
-        at_mean = -Independent(Bernoulli(logits=model.decode(mu)), 1).log_prob(data)
-    assert terms.reconstruction.item() == pytest.approx(recon.mean().item(), rel=1e-5)
+        kl = kl_divergence(
+            q, Independent(Normal(torch.zeros_like(mu), 1.0), 1)
+        )
+        at_mean = -Independent(Bernoulli(logits=model.decode(mu)), 1).log_prob(
+            data
+        )
+    assert terms.reconstruction.item() == pytest.approx(
+        recon.mean().item(), rel=1e-5
+    )
     assert terms.kl.item() == pytest.approx(kl.mean().item(), rel=1e-5)
-    assert terms.loss.item() == pytest.approx((recon + kl).mean().item(), rel=1e-5)
-    assert terms.reconstruction.item() != pytest.approx(at_mean.mean().item(), rel=1e-3)
+    assert terms.loss.item() == pytest.approx(
+        (recon + kl).mean().item(), rel=1e-5
+    )
+    assert terms.reconstruction.item() != pytest.approx(
+        at_mean.mean().item(), rel=1e-3
+    )
 
 
-# --- History --------------------------------------------------------------------------------
+# --- History -----------------------------------------------------------------
+
 
 def test_history_table_is_rounded_and_skips_empty_columns():
-    history = History(train_loss=[100.123, 90.5], test_loss=[101.0, 91.239],
-                      train_reconstruction=[95.0, 85.0], test_reconstruction=[96.0, 86.0],
-                      train_kl=[5.123, 5.5], test_kl=[5.0, 5.239])
+    history = History(
+        train_loss=[100.123, 90.5],
+        test_loss=[101.0, 91.239],
+        train_reconstruction=[95.0, 85.0],
+        test_reconstruction=[96.0, 86.0],
+        train_kl=[5.123, 5.5],
+        test_kl=[5.0, 5.239],
+    )
     lines = history.to_table().splitlines()
-    assert lines[0].split() == ["epoch", "train_loss", "test_loss", "train_recon", "test_recon", "train_kl", "test_kl"]
-    assert lines[1].split() == ["1", "100.12", "101.00", "95.00", "96.00", "5.12", "5.00"]
-    assert lines[2].split() == ["2", "90.50", "91.24", "85.00", "86.00", "5.50", "5.24"]
+    assert lines[0].split() == [
+        "epoch",
+        "train_loss",
+        "test_loss",
+        "train_recon",
+        "test_recon",
+        "train_kl",
+        "test_kl",
+    ]
+    assert lines[1].split() == [
+        "1",
+        "100.12",
+        "101.00",
+        "95.00",
+        "96.00",
+        "5.12",
+        "5.00",
+    ]
+    assert lines[2].split() == [
+        "2",
+        "90.50",
+        "91.24",
+        "85.00",
+        "86.00",
+        "5.50",
+        "5.24",
+    ]
     assert str(history) == history.to_table()
     ae = History(train_loss=[3.14159], train_reconstruction=[3.14159])
-    assert ae.to_table(decimals=3).splitlines() == ["epoch  train_loss  train_recon", "    1       3.142        3.142"]
+    assert ae.to_table(decimals=3).splitlines() == [
+        "epoch  train_loss  train_recon",
+        "    1       3.142        3.142",
+    ]
 
 
-# --- train_autoencoder ---------------------------------------------------------------------
+# --- train_autoencoder -------------------------------------------------------
+
 
 def test_linear_autoencoder_reaches_the_pca_error():
     # Squared error of the best rank-2 affine reconstruction: the sum of the
-    # discarded eigenvalues of the (biased) covariance (Baldi and Hornik, 1989).
+    # discarded eigenvalues of the (biased) covariance (Baldi and Hornik,
+    # 1989).
     g = torch.Generator().manual_seed(0)
-    data = torch.randn(200, 5, generator=g) * torch.tensor([3.0, 2.0, 0.5, 0.3, 0.1]) + 1.0
+    data = (
+        torch.randn(200, 5, generator=g)
+        * torch.tensor([3.0, 2.0, 0.5, 0.3, 0.1])
+        + 1.0
+    )
     eigenvalues = np.linalg.eigvalsh(np.cov(data.numpy().T, bias=True))
     optimum = eigenvalues[:3].sum()
     set_seed(0)
     model = LinearAutoencoder(5, 2)
-    history = train_autoencoder(model, data, data, loss="mse", epochs=100, batch_size=50, lr=0.1)
+    history = train_autoencoder(
+        model, data, data, loss="mse", epochs=100, batch_size=50, lr=0.1
+    )
     assert history.test_loss[-1] == pytest.approx(optimum, rel=0.02)
     assert history.test_loss[-1] >= optimum * (1 - 1e-4)
     assert history.train_kl == [] and history.test_kl == []
@@ -150,9 +268,13 @@ def test_autoencoder_bce_history_matches_a_direct_computation():
     data = prototypes_data()
     set_seed(0)
     model = Autoencoder(input_dim=16, hidden_dim=12, latent_dim=2)
-    history = train_autoencoder(model, data[:64], data[64:], epochs=10, batch_size=16, lr=1e-2)
+    history = train_autoencoder(
+        model, data[:64], data[64:], epochs=10, batch_size=16, lr=1e-2
+    )
     with torch.no_grad():
-        bce = torch.nn.functional.binary_cross_entropy(model.reconstruct(data[64:]), data[64:], reduction="sum")
+        bce = torch.nn.functional.binary_cross_entropy(
+            model.reconstruct(data[64:]), data[64:], reduction="sum"
+        )
     assert history.test_loss[-1] == pytest.approx(bce.item() / 32, rel=1e-4)
     assert history.test_loss[-1] < 0.7 * history.test_loss[0]
     assert history.train_loss == history.train_reconstruction
@@ -162,27 +284,60 @@ def test_autoencoder_mse_is_summed_over_pixels():
     data = prototypes_data(n=20)
     set_seed(0)
     model = Autoencoder(input_dim=16, hidden_dim=12, latent_dim=2)
-    history = train_autoencoder(model, data, data, loss="mse", epochs=1, batch_size=20, lr=1e-12)
+    history = train_autoencoder(
+        model, data, data, loss="mse", epochs=1, batch_size=20, lr=1e-12
+    )
     with torch.no_grad():
         per_pixel = torch.nn.functional.mse_loss(model.reconstruct(data), data)
-    assert history.test_loss[0] == pytest.approx(16 * per_pixel.item(), rel=1e-5)
+    assert history.test_loss[0] == pytest.approx(
+        16 * per_pixel.item(), rel=1e-5
+    )
 
 
-# --- divergence -----------------------------------------------------------------------------
+# --- the step and the divergence check ---------------------------------------
+
+
+def test_the_elbo_step_is_the_models_one_sample_loss():
+    model, x = tiny_vae(), prototypes_data(n=8)
+    terms = train._elbo_step(model, x, 2.0, torch.Generator().manual_seed(3))
+    expected = model.loss(
+        x, beta=2.0, generator=torch.Generator().manual_seed(3)
+    )
+    torch.testing.assert_close(tuple(terms), tuple(expected))
+    naive = tiny_vae(model=NaiveStdVAE)
+    with torch.no_grad():
+        naive.std_head.bias.fill_(-1.0)  # sigma < 0: log(sigma^2) is NaN
+        naive.std_head.weight.zero_()
+    assert train._elbo_step(naive, x, 1.0, None) is None
+
 
 def test_a_network_predicting_sigma_fails_at_the_first_batch_naming_the_kl():
-    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1: the kl term is NaN") as info:
-        train_vae(tiny_vae(parameterization="std"), prototypes_data(), epochs=2, batch_size=16)
-    assert (info.value.epoch, info.value.batch, info.value.term) == (1, 1, "kl")
+    with pytest.raises(
+        TrainingDiverged, match=r"epoch 1, batch 1: the kl term is NaN"
+    ) as info:
+        train_vae(
+            tiny_vae(model=NaiveStdVAE),
+            prototypes_data(),
+            epochs=2,
+            batch_size=16,
+        )
+    assert (info.value.epoch, info.value.batch, info.value.term) == (
+        1,
+        1,
+        "kl",
+    )
     assert isinstance(info.value, FloatingPointError)
+    assert "(mu finite: True, log-variance NaN: True)" in str(info.value)
 
 
 def test_zero_sigma_gives_an_infinite_kl():
-    model = tiny_vae(parameterization="std")
+    model = tiny_vae(model=NaiveStdVAE)
     with torch.no_grad():
         model.std_head.weight.zero_()
         model.std_head.bias.zero_()
-    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1: the kl term is inf"):
+    with pytest.raises(
+        TrainingDiverged, match=r"epoch 1, batch 1: the kl term is inf"
+    ):
         train_vae(model, prototypes_data(), epochs=1)
 
 
@@ -193,136 +348,462 @@ def test_the_error_names_the_batch_of_the_bad_example():
     order = torch.randperm(40, generator=torch.Generator().manual_seed(0))
     batch = int((order == 17).nonzero()) // 8 + 1
     model = tiny_vae(likelihood="gaussian")
-    # In the VAE, sigma = exp(logvar / 2) overflows first and the decoder returns NaN.
-    with pytest.raises(TrainingDiverged, match=rf"epoch 1, batch {batch}: the reconstruction term is NaN"):
+    # In the VAE, sigma = exp(logvar / 2) overflows first and the decoder
+    # returns NaN.
+    with pytest.raises(
+        TrainingDiverged,
+        match=rf"epoch 1, batch {batch}: the reconstruction term is NaN",
+    ):
         train_vae(model, data, epochs=1, batch_size=8)
     set_seed(0)
-    with pytest.raises(TrainingDiverged, match=rf"epoch 1, batch {batch}: the reconstruction term is inf"):
-        train_autoencoder(LinearAutoencoder(16, 2), data, loss="mse", epochs=1, batch_size=8)
+    with pytest.raises(
+        TrainingDiverged,
+        match=rf"epoch 1, batch {batch}: the reconstruction term is inf",
+    ):
+        train_autoencoder(
+            LinearAutoencoder(16, 2), data, loss="mse", epochs=1, batch_size=8
+        )
 
 
-def test_a_non_finite_gradient_stops_training():
+def test_a_non_finite_gradient_stops_training_naming_the_parameter():
     model = tiny_vae()
     model.mu_head.weight.register_hook(lambda grad: grad * float("inf"))
-    with pytest.raises(TrainingDiverged, match="epoch 1, batch 1: the gradient of mu_head.weight is not finite") as info:
+    with pytest.raises(
+        TrainingDiverged,
+        match="epoch 1, batch 1: the gradient of mu_head.weight is not finite",
+    ) as info:
         train_vae(model, prototypes_data(), epochs=1)
     assert info.value.term == "gradient"
 
 
+def test_a_loss_that_overflows_is_named_and_not_called_finite():
+    # Both terms finite, beta finite, their weighted sum inf in float32.
+    model = tiny_vae()
+    with torch.no_grad():
+        model.mu_head.bias.fill_(10.0)  # a KL of about 100 nats
+    with pytest.raises(TrainingDiverged) as info:
+        train_vae(model, prototypes_data(), epochs=1, beta=1e37)
+    assert info.value.term == "loss"
+    assert "the loss is inf though its terms are finite" in str(info.value)
+    assert "the loss was finite" not in str(info.value)
+
+
+def test_beta_inf_or_nan_is_refused_before_training():
+    for beta, message in [
+        (float("inf"), "beta must be finite, got inf"),
+        (float("nan"), "beta must be a number, got NaN"),
+    ]:
+        model = tiny_vae()
+        before = parameters(model)
+        with pytest.raises(ValueError, match=message):
+            train_vae(model, prototypes_data(), epochs=1, beta=beta)
+        assert torch.equal(parameters(model), before)
+
+
+# --- the data are checked before the first step ------------------------------
+
+
+def test_unscaled_test_images_are_refused_before_any_step():
+    # Caught up front, under the argument's name: not after an epoch as "x".
+    model = tiny_vae()
+    before = parameters(model)
+    with pytest.raises(
+        ValueError,
+        match=r"test_images must lie in \[0, 1\], "
+        r"found values in \[0, 255\]",
+    ):
+        train_vae(model, prototypes_data(), prototypes_data() * 255, epochs=1)
+    assert torch.equal(parameters(model), before)
+    set_seed(0)
+    autoencoder = Autoencoder(16, 4, 2)
+    before = parameters(autoencoder)
+    with pytest.raises(ValueError, match=r"test_images must lie in \[0, 1\]"):
+        train_autoencoder(
+            autoencoder, prototypes_data(), prototypes_data() * 16, epochs=1
+        )
+    assert torch.equal(parameters(autoencoder), before)
+    # the squared error has no such requirement
+    train_autoencoder(
+        autoencoder, prototypes_data() * 16, loss="mse", epochs=1
+    )
+
+
+def test_float64_images_name_both_dtypes_and_the_fix_before_any_step():
+    images = torch.from_numpy(prototypes_data().numpy().astype(np.float64))
+    model = tiny_vae()
+    before = parameters(model)
+    with pytest.raises(
+        TypeError,
+        match=r"train_images has dtype torch.float64 "
+        r"but the model's weights have dtype torch.float32: "
+        r"convert the data with train_images.to\(torch.float32\)",
+    ):
+        train_vae(model, images, epochs=1)
+    assert torch.equal(parameters(model), before)
+    history = train_vae(model, images.float(), epochs=1)
+    assert math.isfinite(history.train_loss[0])
+
+
+def test_training_leaves_the_global_random_state_alone():
+    # Shuffling and noise come from the loops' own generators.
+    random.seed(123)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    states = (
+        random.getstate(),
+        np.random.get_state()[1].copy(),
+        torch.get_rng_state(),
+    )
+    data = prototypes_data(n=32)
+    train_vae(tiny_vae(), data, data, epochs=1, batch_size=16, seed=7)
+    set_seed(0)
+    autoencoder = Autoencoder(16, 4, 2)
+    random.seed(123)
+    np.random.seed(123)
+    torch.manual_seed(123)
+    train_autoencoder(autoencoder, data, data, epochs=1, seed=7)
+    assert random.getstate() == states[0]
+    assert np.array_equal(np.random.get_state()[1], states[1])
+    assert torch.equal(torch.get_rng_state(), states[2])
+
+
 BAD_CALLS = [
-    (lambda: train_vae(Autoencoder(16, 4, 2), prototypes_data()), TypeError, "use train_autoencoder"),
-    (lambda: train_autoencoder(tiny_vae(), prototypes_data()), TypeError, "use train_vae for a VAE"),
-    (lambda: train_autoencoder(LinearAutoencoder(16, 2), prototypes_data()), ValueError, "use loss='mse'"),
-    (lambda: train_autoencoder(Autoencoder(16, 4, 2), prototypes_data(), loss="l1"), ValueError, "loss must be 'bce' or 'mse'"),
-    (lambda: train_vae(tiny_vae(), prototypes_data(), epochs=0), ValueError, "epochs must be a positive int"),
-    (lambda: train_vae(tiny_vae(), prototypes_data(), batch_size=2.0), ValueError, "batch_size must be a positive int"),
-    (lambda: train_vae(tiny_vae(), prototypes_data(), lr=-1e-3), ValueError, "lr must be a positive number"),
-    (lambda: train_vae(tiny_vae(), prototypes_data(), beta=-1), ValueError, "beta must be a non-negative number"),
-    (lambda: train_vae(tiny_vae(), prototypes_data(d=15)), ValueError,
-     r"train_images must have shape \(batch, 16\) .* got \(96, 15\)"),
-    (lambda: train_vae(tiny_vae(), prototypes_data(), prototypes_data()[:, :4]), ValueError,
-     r"test_images must have shape \(batch, 16\)"),
-    (lambda: train_vae(tiny_vae(), prototypes_data()[:0]), ValueError, "train_images is empty"),
-    (lambda: train_vae(tiny_vae(), prototypes_data() * 255), ValueError, r"x must lie in \[0, 1\]"),
-    (lambda: train_vae(tiny_vae(), prototypes_data().numpy()), TypeError, "train_images must be a torch.Tensor"),
-    (lambda: set_seed(-1), ValueError, "seed must be a non-negative int"),
-    (lambda: importance_weighted_log_px(tiny_vae(), prototypes_data(), k=0), ValueError, "k must be a positive int"),
-    (lambda: importance_weighted_log_px(Autoencoder(16, 4, 2), prototypes_data()), TypeError, "model must be a vaecourse.models.VAE"),
-    (lambda: importance_weighted_log_px(tiny_vae(), torch.rand(16)), ValueError, "add a batch dimension"),
-    (lambda: evaluate_vae(tiny_vae(), torch.rand(3, 4)), ValueError, r"images must have shape \(batch, 16\)"),
+    (
+        lambda: train_vae(Autoencoder(16, 4, 2), prototypes_data()),
+        TypeError,
+        "use train_autoencoder",
+    ),
+    (
+        lambda: train_autoencoder(tiny_vae(), prototypes_data()),
+        TypeError,
+        "use train_vae for a VAE",
+    ),
+    (
+        lambda: train_autoencoder(LinearAutoencoder(16, 2), prototypes_data()),
+        ValueError,
+        "use loss='mse'",
+    ),
+    (
+        lambda: train_autoencoder(
+            Autoencoder(16, 4, 2), prototypes_data(), loss="l1"
+        ),
+        ValueError,
+        "loss must be 'bce' or 'mse'",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), epochs=0),
+        ValueError,
+        "epochs must be at least 1, got 0",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), batch_size=2.0),
+        TypeError,
+        "batch_size must be an integer, got float 2.0",
+    ),
+    (
+        lambda: train_autoencoder(
+            Autoencoder(16, 4, 2), prototypes_data(), epochs=1.5
+        ),
+        TypeError,
+        "epochs must be an integer, got float 1.5",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), lr=-1e-3),
+        ValueError,
+        "lr must be positive, got -0.001",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), beta=-1),
+        ValueError,
+        "beta must be at least 0.0, got -1.0",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), beta=float("inf")),
+        ValueError,
+        "beta must be finite, got inf",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), beta=float("nan")),
+        ValueError,
+        "beta must be a number, got NaN",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), beta="1"),
+        TypeError,
+        "beta must be a real number, got str",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(), seed=-1),
+        ValueError,
+        "seed must be at least 0, got -1",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data(d=15)),
+        ValueError,
+        r"train_images must have shape \(batch, 16\) .* got \(96, 15\)",
+    ),
+    (
+        lambda: train_vae(
+            tiny_vae(), prototypes_data(), prototypes_data()[:, :4]
+        ),
+        ValueError,
+        r"test_images must have shape \(batch, 16\)",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data()[:0]),
+        ValueError,
+        r"train_images must hold at least one example, got a batch of size 0",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data() * 255),
+        ValueError,
+        r"train_images must lie in \[0, 1\], found values in \[0, 255\]",
+    ),
+    (
+        lambda: train_vae(
+            tiny_vae(likelihood="continuous_bernoulli"), prototypes_data() - 1
+        ),
+        ValueError,
+        r"train_images must lie in \[0, 1\], found values in \[-1, 0\]",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data().double()),
+        TypeError,
+        r"train_images has dtype torch.float64 but the model's weights "
+        r"have dtype torch.float32",
+    ),
+    (
+        lambda: train_autoencoder(
+            Autoencoder(16, 4, 2),
+            prototypes_data(),
+            prototypes_data().double(),
+        ),
+        TypeError,
+        r"test_images has dtype torch.float64 but the model's weights "
+        r"have dtype torch.float32",
+    ),
+    (
+        lambda: train_vae(tiny_vae(), prototypes_data().numpy()),
+        TypeError,
+        "train_images must be a torch.Tensor",
+    ),
+    (lambda: set_seed(-1), ValueError, "seed must be at least 0, got -1"),
+    (
+        lambda: set_seed(1.5),
+        TypeError,
+        "seed must be an integer, got float 1.5",
+    ),
+    (
+        lambda: importance_weighted_log_px(tiny_vae(), prototypes_data(), k=0),
+        ValueError,
+        "k must be at least 1, got 0",
+    ),
+    (
+        lambda: importance_weighted_log_px(
+            tiny_vae(), prototypes_data(), k=5.0
+        ),
+        TypeError,
+        "k must be an integer, got float 5.0",
+    ),
+    (
+        lambda: importance_weighted_log_px(
+            tiny_vae(), prototypes_data(), generator=0
+        ),
+        TypeError,
+        r"generator must be a torch.Generator or None, got int 0; "
+        r"for a seed s, "
+        r"pass torch.Generator\(\).manual_seed\(s\)",
+    ),
+    (
+        lambda: importance_weighted_log_px(tiny_vae(), prototypes_data()[:0]),
+        ValueError,
+        r"x must hold at least one example, got a batch of size 0",
+    ),
+    (
+        lambda: importance_weighted_log_px(
+            Autoencoder(16, 4, 2), prototypes_data()
+        ),
+        TypeError,
+        "model must be a vaecourse.models.VAE",
+    ),
+    (
+        lambda: importance_weighted_log_px(tiny_vae(), torch.rand(16)),
+        ValueError,
+        "add a batch dimension",
+    ),
+    (
+        lambda: importance_weighted_log_px(
+            tiny_vae(), prototypes_data().double()
+        ),
+        TypeError,
+        "x has dtype torch.float64",
+    ),
+    (
+        lambda: evaluate_vae(tiny_vae(), torch.rand(3, 4)),
+        ValueError,
+        r"images must have shape \(batch, 16\)",
+    ),
+    (
+        lambda: evaluate_vae(tiny_vae(), prototypes_data() * 2),
+        ValueError,
+        r"images must lie in \[0, 1\]",
+    ),
+    (
+        lambda: evaluate_vae(tiny_vae(), prototypes_data(), beta=-0.5),
+        ValueError,
+        "beta must be at least 0.0, got -0.5",
+    ),
+    (
+        lambda: evaluate_vae(tiny_vae(), prototypes_data(), seed=-2),
+        ValueError,
+        "seed must be at least 0, got -2",
+    ),
+    (
+        lambda: active_units(tiny_vae(), prototypes_data(), threshold=-0.1),
+        ValueError,
+        "threshold must be at least 0.0, got -0.1",
+    ),
+    (
+        lambda: active_units(tiny_vae(), prototypes_data()[:1]),
+        ValueError,
+        "images must hold at least 2 examples to measure a variance, got 1",
+    ),
 ]
 
 
-@pytest.mark.parametrize("call, error, message", BAD_CALLS, ids=[str(i) for i in range(len(BAD_CALLS))])
+@pytest.mark.parametrize(
+    "call, error, message",
+    BAD_CALLS,
+    ids=[message for _, _, message in BAD_CALLS],
+)
 def test_bad_calls_raise_clear_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
 
 
-# --- importance-weighted log p(x) ---------------------------------------------------------
-
-S2 = 0.5
-W = torch.tensor([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0]])   # orthogonal columns: diagonal posterior
-B = torch.tensor([0.5, -1.0, 0.2])
-
-
-def linear_gaussian_vae(exact_posterior: bool) -> VAE:
-    r"""p(z) = N(0, I), p(x|z) = N(Wz + b, s^2 I): probabilistic PCA, log p(x) known exactly.
-
-    With exact_posterior, the encoder outputs p(z|x) = N(M^-1 W^T (x - b), s^2 M^-1),
-    M = W^T W + s^2 I (diagonal here); otherwise a deliberately poor q.
-    """
-    model = VAE(input_dim=3, hidden_dim=None, latent_dim=2, likelihood="gaussian", decoder_variance=S2)
-    with torch.no_grad():
-        model.decoder.weight.copy_(W)
-        model.decoder.bias.copy_(B)
-        if exact_posterior:
-            m = torch.diagonal(W.T @ W) + S2
-            model.mu_head.weight.copy_(W.T / m[:, None])
-            model.mu_head.bias.copy_(-(W.T @ B) / m)
-            model.logvar_head.weight.zero_()
-            model.logvar_head.bias.copy_(torch.log(S2 / m))
-        else:
-            model.mu_head.weight.zero_()
-            model.mu_head.bias.fill_(0.3)
-            model.logvar_head.weight.zero_()
-            model.logvar_head.bias.fill_(math.log(2.0))
-    return model
-
-
-def exact_log_px(x: torch.Tensor) -> torch.Tensor:
-    return MultivariateNormal(B, W @ W.T + S2 * torch.eye(3)).log_prob(x)
-
-
-X = torch.tensor([[0.7, -1.5, 0.4], [2.0, 1.0, -0.5], [0.0, 0.0, 0.0]])
+# --- importance-weighted log p(x) --------------------------------------------
+# The probabilistic-PCA VAE of vaecourse.selfcheck: p(z) = N(0, I),
+# p(x|z) = N(Wz + b, s^2 I), whose log p(x) is known exactly.
 
 
 def test_with_the_exact_posterior_every_weight_is_p_of_x():
     # log p(x|z) + log p(z) - log p(z|x) = log p(x) for every z: zero variance.
-    model = linear_gaussian_vae(exact_posterior=True)
+    model = ppca_vae(exact_posterior=True)
     for k in (1, 7):
-        estimate = importance_weighted_log_px(model, X, k=k, generator=torch.Generator().manual_seed(k))
-        torch.testing.assert_close(estimate, exact_log_px(X), rtol=1e-5, atol=1e-5)
+        estimate = importance_weighted_log_px(
+            model, PPCA_X, k=k, generator=torch.Generator().manual_seed(k)
+        )
+        torch.testing.assert_close(
+            estimate, ppca_log_px(PPCA_X), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_the_bound_tightens_with_k_and_converges_to_log_px():
-    model = linear_gaussian_vae(exact_posterior=False)
-    x = X.repeat_interleave(400, dim=0)  # 400 independent estimates per example
+    model = ppca_vae(exact_posterior=False)
+    x = PPCA_X.repeat_interleave(
+        400, dim=0
+    )  # 400 independent estimates per example
     means = {}
     for k in (1, 10, 100):
-        estimate = importance_weighted_log_px(model, x, k=k, generator=torch.Generator().manual_seed(k))
+        estimate = importance_weighted_log_px(
+            model, x, k=k, generator=torch.Generator().manual_seed(k)
+        )
         means[k] = estimate.reshape(3, 400).mean(1)
-    exact = exact_log_px(X)
+    exact = ppca_log_px(PPCA_X)
     assert (means[1] < means[10]).all() and (means[10] < means[100]).all()
     assert (means[100] < exact + 0.01).all()
-    big = importance_weighted_log_px(model, X, k=20000, generator=torch.Generator().manual_seed(0))
+    big = importance_weighted_log_px(
+        model, PPCA_X, k=20000, generator=torch.Generator().manual_seed(0)
+    )
     torch.testing.assert_close(big, exact, rtol=0, atol=0.05)
 
 
 def test_k_equal_one_is_the_elbo_in_expectation():
-    model = linear_gaussian_vae(exact_posterior=False)
+    w, b, s2 = PPCA_WEIGHT, PPCA_BIAS, PPCA_VARIANCE
+    model = ppca_vae(exact_posterior=False)
     n = 20000
-    x = X[:1].repeat(n, 1)
-    estimate = importance_weighted_log_px(model, x, k=1, generator=torch.Generator().manual_seed(3))
-    # Closed-form ELBO for q = N(m, diag v): E_q log N(x; Wz + b, s^2 I) - KL(q || p).
-    mu, logvar = model.encode(X[:1])
+    x = PPCA_X[:1].repeat(n, 1)
+    estimate = importance_weighted_log_px(
+        model, x, k=1, generator=torch.Generator().manual_seed(3)
+    )
+    # Closed-form ELBO for q = N(m, diag v):
+    # E_q log N(x; Wz + b, s^2 I) - KL(q || p).
+    mu, logvar = model.encode(PPCA_X[:1])
     var = logvar.exp()
-    expected_loglik = (Independent(Normal(mu @ W.T + B, math.sqrt(S2)), 1).log_prob(X[:1])
-                       - (W.pow(2) @ var[0]).sum() / (2 * S2))
-    kl = kl_divergence(Independent(Normal(mu, var.sqrt()), 1), Independent(Normal(torch.zeros(2), 1.0), 1))
+    expected_loglik = Independent(
+        Normal(mu @ w.T + b, math.sqrt(s2)), 1
+    ).log_prob(PPCA_X[:1]) - (w.pow(2) @ var[0]).sum() / (2 * s2)
+    kl = kl_divergence(
+        Independent(Normal(mu, var.sqrt()), 1),
+        Independent(Normal(torch.zeros(2), 1.0), 1),
+    )
     elbo = (expected_loglik - kl).item()
     standard_error = estimate.std().item() / math.sqrt(n)
     assert abs(estimate.mean().item() - elbo) < 4 * standard_error
     # the training loss estimates the same quantity
-    loss = model.loss(x, generator=torch.Generator().manual_seed(4)).loss.item()
+    loss = model.loss(
+        x, generator=torch.Generator().manual_seed(4)
+    ).loss.item()
     assert abs(-loss - elbo) < 4 * standard_error
+
+
+@pytest.mark.parametrize(
+    "likelihood, decoder",
+    [
+        ("bernoulli", lambda output: Bernoulli(logits=output)),
+        (
+            "continuous_bernoulli",
+            lambda output: ContinuousBernoulli(logits=output),
+        ),
+        ("gaussian", lambda output: Normal(output, math.sqrt(0.3))),
+    ],
+)
+def test_the_estimate_uses_the_models_likelihood(likelihood, decoder):
+    # Reference: the same draws of z scored with torch.distributions.
+    set_seed(1)
+    model = VAE(16, 12, 2, likelihood=likelihood, decoder_variance=0.3)
+    x = prototypes_data(n=5)
+    if likelihood == "continuous_bernoulli":
+        x = 0.1 + 0.8 * x  # grey values, where the two Bernoullis differ
+    k = 4
+    estimate = importance_weighted_log_px(
+        model, x, k=k, generator=torch.Generator().manual_seed(2)
+    )
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn(
+            (k, *mu.shape), generator=torch.Generator().manual_seed(2)
+        )
+        z = mu + std * eps
+        output = model.decode(z.reshape(-1, 2)).reshape(k, 5, 16)
+        log_weights = (
+            Independent(decoder(output), 1).log_prob(x)
+            + Independent(Normal(torch.zeros(2), 1.0), 1).log_prob(z)
+            - Independent(Normal(mu, std), 1).log_prob(z)
+        )
+        expected = torch.logsumexp(log_weights, 0) - math.log(k)
+    torch.testing.assert_close(estimate, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("train_mode", [True, False])
+def test_the_estimate_leaves_the_model_in_its_mode(train_mode):
+    model = tiny_vae().train(train_mode)
+    importance_weighted_log_px(model, prototypes_data(n=4), k=2)
+    assert model.training is train_mode
+    evaluate_vae(model, prototypes_data(n=4))
+    assert model.training is train_mode
 
 
 def test_bernoulli_estimate_is_reproducible_and_below_zero():
     model = tiny_vae()
     data = prototypes_data(n=10)
-    first = importance_weighted_log_px(model, data, k=5, generator=torch.Generator().manual_seed(0))
-    again = importance_weighted_log_px(model, data, k=5, generator=torch.Generator().manual_seed(0))
+    first = importance_weighted_log_px(
+        model, data, k=5, generator=torch.Generator().manual_seed(0)
+    )
+    again = importance_weighted_log_px(
+        model, data, k=5, generator=torch.Generator().manual_seed(0)
+    )
     assert first.shape == (10,)
     torch.testing.assert_close(first, again)
     assert (first < 0).all()  # a probability mass of binary data is at most 1
@@ -331,14 +812,25 @@ def test_bernoulli_estimate_is_reproducible_and_below_zero():
 def test_the_self_check_rejects_the_usual_mistakes():
     from vaecourse import selfcheck
 
-    def mean_of_log_weights(model, x, k, generator):  # the ELBO for every k: no tightening
-        return importance_weighted_log_px(model, x.repeat(k, 1), 1, generator).reshape(k, -1).mean(0)
+    def mean_of_log_weights(
+        model, x, k, generator
+    ):  # the ELBO for every k: no tightening
+        return (
+            importance_weighted_log_px(model, x.repeat(k, 1), 1, generator)
+            .reshape(k, -1)
+            .mean(0)
+        )
 
     def without_log_k(model, x, k, generator):
         return importance_weighted_log_px(model, x, k, generator) + math.log(k)
 
-    assert selfcheck.check("importance_weighted_log_px", importance_weighted_log_px).ok
-    for wrong, message in [(mean_of_log_weights, "must increase with k"), (without_log_k, "subtract log k")]:
+    assert selfcheck.check(
+        "importance_weighted_log_px", importance_weighted_log_px
+    ).ok
+    for wrong, message in [
+        (mean_of_log_weights, "must increase with k"),
+        (without_log_k, "subtract log k"),
+    ]:
         report = selfcheck.check("importance_weighted_log_px", wrong)
         assert not report.ok and message in str(report)
 

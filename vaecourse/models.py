@@ -1,4 +1,4 @@
-r"""The course's three models: an MLP autoencoder, a linear autoencoder, a VAE.
+r"""The course's models: an MLP autoencoder, a linear autoencoder, a VAE.
 
 Small multilayer perceptrons in the shape of the PyTorch examples VAE
 (784-400-20, ReLU), with every size an argument:
@@ -12,13 +12,18 @@ Small multilayer perceptrons in the shape of the PyTorch examples VAE
   end"): a probabilistic encoder :math:`q(z \mid x) = \mathcal N(\mu(x),
   \operatorname{diag}\sigma^2(x))` that outputs :math:`(\mu, \log\sigma^2)`,
   the prior :math:`p(z) = \mathcal N(0, I)` and a decoder :math:`p(x \mid z)`.
+- :class:`NaiveStdVAE` (chapter "The log-variance trick"): for demonstration
+  only, a VAE whose encoder predicts :math:`\sigma` directly and fails.
 
 Input shapes. Every model takes a batch ``x`` of shape ``(batch, input_dim)``,
 or any ``(batch, ...)`` whose trailing dimensions hold ``input_dim`` values
 (``(batch, 28, 28)`` and ``(batch, 1, 28, 28)`` for ``input_dim=784``), which
 it flattens to ``(batch, input_dim)``; outputs are always flat. Any other
 shape raises a ``ValueError`` that names the expected and the actual shape.
-Latent codes ``z`` must have shape ``(batch, latent_dim)``.
+Latent codes ``z`` must have shape ``(batch, latent_dim)``. Inputs must have
+the dtype of the model's weights (``float32`` unless the model was converted):
+float64 data, as ``torch.from_numpy`` gives, raises a ``TypeError`` that
+names both dtypes.
 
 Every model also has ``decode_mean(z)``: the image the decoder produces for
 ``z`` (the mean of :math:`p(x \mid z)`; a probability in [0, 1] for the
@@ -28,31 +33,35 @@ models with logits), used for plots and samples.
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.distributions import ContinuousBernoulli
 
-from vaecourse._validation import check_float_tensor
+from vaecourse._validation import check_float_tensor, check_int, check_real
 from vaecourse.distributions import reparameterize
-from vaecourse.losses import ELBOTerms, Likelihood, negative_elbo
+from vaecourse.losses import (
+    LIKELIHOODS,
+    ELBOTerms,
+    Likelihood,
+    negative_elbo,
+)
 
-__all__ = ["Autoencoder", "LinearAutoencoder", "VAE", "flatten_batch"]
-
-Parameterization = Literal["logvar", "std"]
-_LIKELIHOODS = ("bernoulli", "gaussian", "continuous_bernoulli")
-
-
-def _check_size(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value}")
-    return value
+__all__ = [
+    "Autoencoder",
+    "LinearAutoencoder",
+    "VAE",
+    "NaiveStdVAE",
+    "flatten_batch",
+]
 
 
-def flatten_batch(x: torch.Tensor, input_dim: int, name: str = "x") -> torch.Tensor:
+def flatten_batch(
+    x: torch.Tensor,
+    input_dim: int,
+    name: str = "x",
+    dtype: torch.dtype | None = None,
+) -> torch.Tensor:
     """Check a batch of inputs and flatten it to shape ``(batch, input_dim)``.
 
     Parameters
@@ -64,6 +73,8 @@ def flatten_batch(x: torch.Tensor, input_dim: int, name: str = "x") -> torch.Ten
         Number of values in one example.
     name : str, default "x"
         Name of the argument, for error messages.
+    dtype : torch.dtype, optional
+        The dtype ``x`` must have: that of the model it goes into.
 
     Returns
     -------
@@ -73,36 +84,72 @@ def flatten_batch(x: torch.Tensor, input_dim: int, name: str = "x") -> torch.Ten
     Raises
     ------
     TypeError
-        If ``x`` is not a floating-point tensor.
+        If ``x`` is not a floating-point tensor, or not of ``dtype``.
     ValueError
         If ``x`` contains NaN, has no batch dimension, or does not hold
         ``input_dim`` values per example.
     """
     check_float_tensor(name, x)
+    if dtype is not None:
+        _check_dtype(name, x, dtype)
     if x.dim() < 2:
         raise ValueError(
-            f"{name} must have shape (batch, {input_dim}), got {tuple(x.shape)}; "
-            f"add a batch dimension with {name}.unsqueeze(0)"
+            f"{name} must have shape (batch, {input_dim}), "
+            f"got {tuple(x.shape)}; add a batch dimension with "
+            f"{name}.unsqueeze(0)"
         )
     if math.prod(x.shape[1:]) != input_dim:
         raise ValueError(
-            f"{name} must have shape (batch, {input_dim}) (or (batch, ...) with "
-            f"{input_dim} values per example), got {tuple(x.shape)}"
+            f"{name} must have shape (batch, {input_dim}) (or (batch, ...) "
+            f"with {input_dim} values per example), got {tuple(x.shape)}"
         )
     return x.reshape(x.shape[0], input_dim)
 
 
-def _check_latent(z: torch.Tensor, latent_dim: int) -> torch.Tensor:
+def _check_dtype(name: str, x: torch.Tensor, dtype: torch.dtype) -> None:
+    if x.dtype != dtype:
+        # nn.Linear would fail with "mat1 and mat2 must have the same dtype".
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the model's weights have dtype "
+            f"{dtype}: convert the data with {name}.to({dtype}) "
+            "(torch.from_numpy keeps NumPy's float64)"
+        )
+
+
+def _check_generator(generator: object) -> torch.Generator | None:
+    """Return ``generator`` if it is a ``torch.Generator`` or ``None``.
+
+    A seed given where a generator is expected (``generator=0``) raises a
+    ``TypeError`` that says how to make a generator from it.
+    """
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            "generator must be a torch.Generator or None, got "
+            f"{type(generator).__name__} {generator!r}; for a seed s, pass "
+            "torch.Generator().manual_seed(s)"
+        )
+    return generator
+
+
+def _weights_dtype(model: nn.Module) -> torch.dtype:
+    return next(model.parameters()).dtype
+
+
+def _check_latent(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
     check_float_tensor("z", z)
-    if z.dim() != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"z must have shape (batch, {latent_dim}), got {tuple(z.shape)}")
+    if z.dim() != 2 or z.shape[1] != model.latent_dim:
+        raise ValueError(
+            f"z must have shape (batch, {model.latent_dim}), "
+            f"got {tuple(z.shape)}"
+        )
+    _check_dtype("z", z, _weights_dtype(model))
     return z
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
     """Linear layers with ReLU between them (none after the last)."""
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         if i > 0:
             layers.append(nn.ReLU())
         layers.append(nn.Linear(n_in, n_out))
@@ -110,7 +157,7 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 
 class Autoencoder(nn.Module):
-    r"""MLP autoencoder: ``input_dim -> hidden_dim -> latent_dim -> hidden_dim -> input_dim``.
+    r"""MLP autoencoder: ``input_dim -> hidden_dim -> latent_dim`` and back.
 
     .. math::
 
@@ -134,37 +181,46 @@ class Autoencoder(nn.Module):
 
     returns_logits = True
 
-    def __init__(self, input_dim: int = 784, hidden_dim: int = 400, latent_dim: int = 20) -> None:
+    def __init__(
+        self, input_dim: int = 784, hidden_dim: int = 400, latent_dim: int = 20
+    ) -> None:
         super().__init__()
-        self.input_dim = _check_size("input_dim", input_dim)
-        self.hidden_dim = _check_size("hidden_dim", hidden_dim)
-        self.latent_dim = _check_size("latent_dim", latent_dim)
-        self.encoder = _mlp([input_dim, hidden_dim, latent_dim])
-        self.decoder = _mlp([latent_dim, hidden_dim, input_dim])
+        self.input_dim = check_int("input_dim", input_dim, minimum=1)
+        self.hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+        self.encoder = _mlp([self.input_dim, self.hidden_dim, self.latent_dim])
+        self.decoder = _mlp([self.latent_dim, self.hidden_dim, self.input_dim])
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Code :math:`z = f(x)`, shape ``(batch, latent_dim)``."""
-        return self.encoder(flatten_batch(x, self.input_dim))
+        x = flatten_batch(x, self.input_dim, dtype=_weights_dtype(self))
+        return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Decoder logits :math:`g(z)`, shape ``(batch, input_dim)``."""
-        return self.decoder(_check_latent(z, self.latent_dim))
+        return self.decoder(_check_latent(self, z))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """Decoded image :math:`\\operatorname{sigmoid}(g(z))`, in [0, 1]."""
         return torch.sigmoid(self.decode(z))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of the reconstruction, :math:`g(f(x))`, shape ``(batch, input_dim)``."""
+        """Logits of the reconstruction, :math:`g(f(x))`.
+
+        Shape ``(batch, input_dim)``.
+        """
         return self.decoder(self.encode(x))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction :math:`\\hat x = \\operatorname{sigmoid}(g(f(x)))`, in [0, 1]."""
+        """Reconstruction :math:`\\hat x = \\operatorname{sigmoid}(g(f(x)))`.
+
+        In [0, 1], shape ``(batch, input_dim)``.
+        """
         return torch.sigmoid(self(x))
 
 
 class LinearAutoencoder(nn.Module):
-    r"""Linear autoencoder: :math:`z = W_e x + b_e`, :math:`\hat x = W_d z + b_d`.
+    r"""Linear autoencoder: :math:`z = W_e x + b_e, \hat x = W_d z + b_d`.
 
     No nonlinearity and no sigmoid: the decoder returns the reconstruction
     itself. Trained with the squared error it learns the same subspace as
@@ -184,29 +240,35 @@ class LinearAutoencoder(nn.Module):
 
     returns_logits = False
 
-    def __init__(self, input_dim: int, latent_dim: int, bias: bool = True) -> None:
+    def __init__(
+        self, input_dim: int, latent_dim: int, bias: bool = True
+    ) -> None:
         super().__init__()
-        self.input_dim = _check_size("input_dim", input_dim)
-        self.latent_dim = _check_size("latent_dim", latent_dim)
+        self.input_dim = check_int("input_dim", input_dim, minimum=1)
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
         if not isinstance(bias, bool):
             raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
-        self.encoder = nn.Linear(input_dim, latent_dim, bias=bias)
-        self.decoder = nn.Linear(latent_dim, input_dim, bias=bias)
+        self.encoder = nn.Linear(self.input_dim, self.latent_dim, bias=bias)
+        self.decoder = nn.Linear(self.latent_dim, self.input_dim, bias=bias)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Code :math:`z = W_e x + b_e`, shape ``(batch, latent_dim)``."""
-        return self.encoder(flatten_batch(x, self.input_dim))
+        x = flatten_batch(x, self.input_dim, dtype=_weights_dtype(self))
+        return self.encoder(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstruction :math:`W_d z + b_d`, shape ``(batch, input_dim)``."""
-        return self.decoder(_check_latent(z, self.latent_dim))
+        return self.decoder(_check_latent(self, z))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """Same as :meth:`decode` (a linear decoder has no link function)."""
         return self.decode(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Reconstruction :math:`W_d(W_e x + b_e) + b_d`, shape ``(batch, input_dim)``."""
+        """Reconstruction :math:`W_d(W_e x + b_e) + b_d`.
+
+        Shape ``(batch, input_dim)``.
+        """
         return self.decoder(self.encode(x))
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
@@ -243,28 +305,18 @@ class VAE(nn.Module):
     input_dim : int, default 784
         Values per example :math:`n`.
     hidden_dim : int or None, default 400
-        Width of the hidden layer of encoder and decoder; ``None`` for linear maps.
+        Width of the hidden layer of encoder and decoder; ``None`` for
+        linear maps.
     latent_dim : int, default 20
         Latent dimension :math:`m`.
-    likelihood : {"bernoulli", "gaussian", "continuous_bernoulli"}, default "bernoulli"
-        The decoder's distribution.
-    parameterization : {"logvar", "std"}, default "logvar"
-        What the encoder's second head predicts. ``"logvar"``: the
-        log-variance, any real number (the log-variance trick). ``"std"``:
-        **for demonstration only, do not use**: the head predicts
-        :math:`\sigma` directly through a linear layer, which can be negative
-        or zero; :math:`z = \mu + \sigma\epsilon` is sampled from it directly,
-        as naive code does, and :math:`\log\sigma^2` is computed as
-        :math:`2\log\sigma`, which is NaN for :math:`\sigma < 0` and
-        :math:`-\infty` for :math:`\sigma = 0`. Training then fails with
-        :class:`vaecourse.train.TrainingDiverged` (chapter "The log-variance
-        trick").
+    likelihood : {"bernoulli", "gaussian", "continuous_bernoulli"}
+        The decoder's distribution, ``"bernoulli"`` by default.
     decoder_variance : float, default 1.0
         :math:`s^2` of the Gaussian decoder (ignored by the others).
 
     Attributes
     ----------
-    encoder_body, mu_head, logvar_head (or std_head), decoder : torch.nn.Module
+    encoder_body, mu_head, logvar_head, decoder : torch.nn.Module
         The layers.
     """
 
@@ -276,78 +328,64 @@ class VAE(nn.Module):
         hidden_dim: int | None = 400,
         latent_dim: int = 20,
         likelihood: Likelihood = "bernoulli",
-        parameterization: Parameterization = "logvar",
         *,
         decoder_variance: float = 1.0,
     ) -> None:
         super().__init__()
-        self.input_dim = _check_size("input_dim", input_dim)
-        self.hidden_dim = None if hidden_dim is None else _check_size("hidden_dim", hidden_dim)
-        self.latent_dim = _check_size("latent_dim", latent_dim)
-        if likelihood not in _LIKELIHOODS:
+        self.input_dim = check_int("input_dim", input_dim, minimum=1)
+        if hidden_dim is not None:
+            hidden_dim = check_int("hidden_dim", hidden_dim, minimum=1)
+        self.hidden_dim = hidden_dim
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+        if likelihood not in LIKELIHOODS:
+            names = ", ".join(map(repr, LIKELIHOODS[:-1]))
             raise ValueError(
-                f"likelihood must be 'bernoulli', 'gaussian' or 'continuous_bernoulli', got {likelihood!r}"
+                f"likelihood must be {names} or {LIKELIHOODS[-1]!r}, "
+                f"got {likelihood!r}"
             )
-        if parameterization not in ("logvar", "std"):
-            raise ValueError(f"parameterization must be 'logvar' or 'std', got {parameterization!r}")
-        if isinstance(decoder_variance, bool) or not isinstance(decoder_variance, (int, float)) \
-                or not decoder_variance > 0 or not math.isfinite(decoder_variance):
-            raise ValueError(f"decoder_variance must be a positive number, got {decoder_variance!r}")
         self.likelihood = likelihood
-        self.parameterization = parameterization
-        self.decoder_variance = float(decoder_variance)
+        self.decoder_variance = check_real(
+            "decoder_variance", decoder_variance, positive=True
+        )
         self.returns_logits = likelihood != "gaussian"
 
+        n, m = self.input_dim, self.latent_dim
         if hidden_dim is None:
             self.encoder_body: nn.Module = nn.Identity()
-            self.decoder: nn.Module = nn.Linear(latent_dim, input_dim)
-            features = input_dim
+            self.decoder: nn.Module = nn.Linear(m, n)
+            features = n
         else:
-            self.encoder_body = nn.Sequential(nn.Linear(input_dim, hidden_dim), nn.ReLU())
-            self.decoder = _mlp([latent_dim, hidden_dim, input_dim])
+            self.encoder_body = nn.Sequential(
+                nn.Linear(n, hidden_dim), nn.ReLU()
+            )
+            self.decoder = _mlp([m, hidden_dim, n])
             features = hidden_dim
-        self.mu_head = nn.Linear(features, latent_dim)
-        if parameterization == "logvar":
-            self.logvar_head = nn.Linear(features, latent_dim)
-        else:
-            self.std_head = nn.Linear(features, latent_dim)
+        self.mu_head = nn.Linear(features, m)
+        self.logvar_head = nn.Linear(features, m)
 
-    # -- encoder -------------------------------------------------------------------
+    # -- encoder --------------------------------------------------------------
 
-    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mu, logvar)``, or ``(mu, sigma)`` for the "std" parameterization."""
-        h = self.encoder_body(x)
-        if self.parameterization == "logvar":
-            return self.mu_head(h), self.logvar_head(h)
-        return self.mu_head(h), self.std_head(h)
-
-    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, second = self._heads(x)
-        if self.parameterization == "logvar":
-            return mu, second
-        # The fragile variant: log(sigma^2) as 2 log(sigma), NaN for sigma < 0.
-        return mu, 2.0 * torch.log(second)
+    def _hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's shared features :math:`h` of a checked batch."""
+        x = flatten_batch(x, self.input_dim, dtype=_weights_dtype(self))
+        return self.encoder_body(x)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Parameters of :math:`q(z \\mid x)`: ``(mu, logvar)``, each ``(batch, latent_dim)``."""
-        return self._encode(flatten_batch(x, self.input_dim))
+        r"""Parameters of :math:`q(z \mid x)`: ``(mu, logvar)``.
 
-    # -- decoder -------------------------------------------------------------------
+        Each of shape ``(batch, latent_dim)``.
+        """
+        h = self._hidden(x)
+        return self.mu_head(h), self.logvar_head(h)
+
+    # -- decoder --------------------------------------------------------------
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder output for ``z``: logits (Bernoulli, continuous Bernoulli) or the Gaussian mean.
+        """Decoder output for ``z``, shape ``(batch, input_dim)``.
 
-        Shape ``(batch, input_dim)``.
+        Logits (Bernoulli, continuous Bernoulli) or the Gaussian mean.
         """
-        return self.decoder(_check_latent(z, self.latent_dim))
-
-    def _output_to_mean(self, output: torch.Tensor) -> torch.Tensor:
-        if self.likelihood == "bernoulli":
-            return torch.sigmoid(output)
-        if self.likelihood == "continuous_bernoulli":
-            # The mean of the continuous Bernoulli is not sigmoid(logits).
-            return ContinuousBernoulli(logits=output).mean
-        return output
+        return self.decoder(_check_latent(self, z))
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         r"""Mean of :math:`p(x \mid z)`, shape ``(batch, input_dim)``.
@@ -356,14 +394,25 @@ class VAE(nn.Module):
         continuous Bernoulli (which is not the sigmoid of its logits), the
         decoder output for the Gaussian.
         """
-        return self._output_to_mean(self.decode(z))
+        output = self.decode(z)
+        if self.likelihood == "bernoulli":
+            return torch.sigmoid(output)
+        if self.likelihood == "continuous_bernoulli":
+            return ContinuousBernoulli(logits=output).mean
+        return output
 
-    # -- the model -----------------------------------------------------------------
+    # -- the model ------------------------------------------------------------
 
     def forward(
         self, x: torch.Tensor, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         r"""Encode, sample :math:`z \sim q(z \mid x)` once, decode.
+
+        .. math::
+
+            (\mu, \log\sigma^2) = \mathrm{encode}(x), \qquad
+            z = \mu + e^{\log(\sigma^2)/2} \odot \epsilon, \qquad
+            \epsilon \sim \mathcal N(0, I).
 
         The sample is drawn in training and in evaluation alike: decoding
         :math:`z = \mu` instead would not estimate the ELBO.
@@ -378,56 +427,125 @@ class VAE(nn.Module):
         Returns
         -------
         tuple of torch.Tensor
-            ``(decoder_output, mu, logvar)``: the decoder output for the sampled
-            :math:`z` (see :meth:`decode`), and the encoder's parameters.
+            ``(decoder_output, mu, logvar)``: the decoder output for the
+            sampled :math:`z` (see :meth:`decode`), and the encoder's
+            parameters.
         """
-        x = flatten_batch(x, self.input_dim)
-        if self.parameterization == "logvar":
-            mu, logvar = self._heads(x)
-            z = reparameterize(mu, logvar, generator)
-        else:
-            mu, std = self._heads(x)
-            logvar = 2.0 * torch.log(std)
-            # Naive code samples with the predicted sigma itself, whatever its sign.
-            eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
-            z = mu + std * eps
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar, _check_generator(generator))
         return self.decoder(z), mu, logvar
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        r"""Decode :math:`n` draws :math:`z \sim \mathcal N(0, I)` of the prior.
+    def sample(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        r"""Decode :math:`n` draws of the prior :math:`\mathcal N(0, I)`.
 
         Returns
         -------
         torch.Tensor
             :meth:`decode_mean` of the draws, shape ``(n, input_dim)``.
         """
-        n = _check_size("n", n)
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator, device=device)
+        n = check_int("n", n, minimum=1)
+        generator = _check_generator(generator)
+        weight = next(self.parameters())
+        z = torch.randn(
+            n,
+            self.latent_dim,
+            generator=generator,
+            dtype=weight.dtype,
+            device=weight.device,
+        )
         with torch.no_grad():
             return self.decode_mean(z)
 
     def loss(
-        self, x: torch.Tensor, beta: float = 1.0, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        beta: float = 1.0,
+        generator: torch.Generator | None = None,
     ) -> ELBOTerms:
-        r"""One-sample estimate of the negative ELBO on a batch (nats per example).
+        r"""One-sample estimate of the negative ELBO on a batch.
 
         .. math::
 
-            \mathcal L = -\log p(x \mid z) + \beta\,\mathrm{KL}\left[q(z \mid x) \,\|\, \mathcal N(0, I)\right],
+            \mathcal L = -\log p(x \mid z)
+            + \beta\,\mathrm{KL}\left[q(z \mid x) \,\|\,
+                                       \mathcal N(0, I)\right],
             \qquad z \sim q(z \mid x),
 
         summed over pixels and latent units, averaged over the batch
-        (:func:`vaecourse.losses.negative_elbo`).
+        (:func:`vaecourse.losses.negative_elbo`), in nats per example.
 
         Returns
         -------
         vaecourse.losses.ELBOTerms
             ``(loss, reconstruction, kl)``.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` is an empty batch (its average would be NaN).
         """
-        x = flatten_batch(x, self.input_dim)
+        x = flatten_batch(x, self.input_dim, dtype=_weights_dtype(self))
         output, mu, logvar = self(x, generator)
         return negative_elbo(
-            x, output, mu, logvar,
-            likelihood=self.likelihood, beta=beta, variance=self.decoder_variance,
+            x,
+            output,
+            mu,
+            logvar,
+            likelihood=self.likelihood,
+            beta=beta,
+            variance=self.decoder_variance,
         )
+
+
+class NaiveStdVAE(VAE):
+    r"""For demonstration only, do not use: a VAE that predicts :math:`\sigma`.
+
+    The encoder's second head predicts :math:`\sigma` itself through a
+    linear layer, as naive code does, instead of :math:`\log\sigma^2`.
+    Nothing keeps it positive: :math:`z = \mu + \sigma\epsilon` is sampled
+    with whatever sign it has, and the KL term's :math:`\log\sigma^2` is
+    computed as :math:`2\log\sigma`, which is NaN for :math:`\sigma < 0` and
+    :math:`-\infty` for :math:`\sigma = 0`. Training then stops with
+    :class:`vaecourse.train.TrainingDiverged` at the first batch (chapter
+    "The log-variance trick"). Same arguments and layers as :class:`VAE`,
+    with ``std_head`` in place of ``logvar_head``.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The same layer, read as sigma: same initial weights as VAE's head.
+        self.std_head = self.logvar_head
+        del self.logvar_head
+
+    def encode_std(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""What the encoder predicts: ``(mu, sigma)``, any sign."""
+        h = self._hidden(x)
+        return self.mu_head(h), self.std_head(h)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        r"""``(mu, logvar)`` with :math:`\log\sigma^2 = 2\log\sigma`.
+
+        NaN where :math:`\sigma < 0`, :math:`-\infty` where it is 0.
+        """
+        mu, std = self.encode_std(x)
+        return mu, 2.0 * torch.log(std)
+
+    def forward(
+        self, x: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        r"""Encode, sample :math:`z = \mu + \sigma\epsilon`, decode.
+
+        The predicted :math:`\sigma` is used whatever its sign, as naive
+        code does. Returns ``(decoder_output, mu, logvar)`` as
+        :meth:`VAE.forward` does, with :math:`\log\sigma^2 = 2\log\sigma`.
+        """
+        mu, std = self.encode_std(x)
+        eps = torch.randn(
+            mu.shape,
+            generator=_check_generator(generator),
+            dtype=mu.dtype,
+            device=mu.device,
+        )
+        return self.decoder(mu + std * eps), mu, 2.0 * torch.log(std)

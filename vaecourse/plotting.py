@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from vaecourse._validation import check_int
+from vaecourse.models import _check_generator
 from vaecourse.train import History
 
 __all__ = [
@@ -42,22 +44,37 @@ def _to_numpy(name: str, values: object) -> np.ndarray:
         return values.detach().cpu().double().numpy()
     if isinstance(values, np.ndarray):
         return values.astype(np.float64)
-    raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray, got {type(values).__name__}")
+    raise TypeError(
+        f"{name} must be a torch.Tensor or numpy.ndarray, "
+        f"got {type(values).__name__}"
+    )
 
 
 def _check_image_shape(image_shape: object) -> tuple[int, int]:
-    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2
-            or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in image_shape)):
-        raise ValueError(f"image_shape must be a pair of positive ints (height, width), got {image_shape!r}")
-    return int(image_shape[0]), int(image_shape[1])
+    if not isinstance(image_shape, (tuple, list)):
+        raise TypeError(
+            "image_shape must be a pair (height, width), "
+            f"got {type(image_shape).__name__}"
+        )
+    if len(image_shape) != 2:
+        raise ValueError(
+            "image_shape must be a pair (height, width), "
+            f"got {len(image_shape)} values: {image_shape!r}"
+        )
+    height = check_int("image_shape height", image_shape[0], minimum=1)
+    width = check_int("image_shape width", image_shape[1], minimum=1)
+    return height, width
 
 
-def _as_images(name: str, images: object, image_shape: tuple[int, int]) -> np.ndarray:
+def _as_images(
+    name: str, images: object, image_shape: tuple[int, int]
+) -> np.ndarray:
     array = _to_numpy(name, images)
     height, width = _check_image_shape(image_shape)
     if array.ndim < 2 or math.prod(array.shape[1:]) != height * width:
         raise ValueError(
-            f"{name} must have shape (N, {height * width}) or (N, {height}, {width}) "
+            f"{name} must have shape (N, {height * width}) or "
+            f"(N, {height}, {width}) "
             f"for image_shape {(height, width)}, got {tuple(array.shape)}"
         )
     if np.isnan(array).any():
@@ -65,14 +82,13 @@ def _as_images(name: str, images: object, image_shape: tuple[int, int]) -> np.nd
     return array.reshape(len(array), height, width)
 
 
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
-def make_grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], nrow: int,
-              padding: int = 1, pad_value: float = _PAD_VALUE) -> np.ndarray:
+def make_grid(
+    images: torch.Tensor | np.ndarray,
+    image_shape: tuple[int, int],
+    nrow: int,
+    padding: int = 1,
+    pad_value: float = _PAD_VALUE,
+) -> np.ndarray:
     """Tile images into one array, ``nrow`` images per row, row by row.
 
     Parameters
@@ -91,22 +107,28 @@ def make_grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], n
     Returns
     -------
     numpy.ndarray
-        Shape ``(rows * (H + padding) + padding, nrow * (W + padding) + padding)``
+        Shape ``(rows * (H + padding) + padding,
+        nrow * (W + padding) + padding)``
         with ``rows = ceil(N / nrow)``; image ``i`` sits in row ``i // nrow``,
         column ``i % nrow``.
     """
     array = _as_images("images", images, image_shape)
-    nrow = _check_count("nrow", nrow)
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative int, got {padding!r}")
+    nrow = check_int("nrow", nrow, minimum=1)
+    padding = check_int("padding", padding, minimum=0)
     height, width = array.shape[1:]
     rows = math.ceil(len(array) / nrow)
-    grid = np.full((rows * (height + padding) + padding, nrow * (width + padding) + padding),
-                   pad_value, dtype=np.float64)
+    grid = np.full(
+        (
+            rows * (height + padding) + padding,
+            nrow * (width + padding) + padding,
+        ),
+        pad_value,
+        dtype=np.float64,
+    )
     for i, image in enumerate(array):
         top = padding + (i // nrow) * (height + padding)
         left = padding + (i % nrow) * (width + padding)
-        grid[top:top + height, left:left + width] = image
+        grid[top : top + height, left : left + width] = image
     return grid
 
 
@@ -121,8 +143,12 @@ def _show_grid(ax, grid: np.ndarray) -> None:
     ax.set_yticks([])
 
 
-def image_grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], nrow: int = 8,
-               title: str | None = None) -> Figure:
+def image_grid(
+    images: torch.Tensor | np.ndarray,
+    image_shape: tuple[int, int],
+    nrow: int = 8,
+    title: str | None = None,
+) -> Figure:
     """Show images in a grid of ``nrow`` columns (see :func:`make_grid`).
 
     Returns
@@ -131,17 +157,27 @@ def image_grid(images: torch.Tensor | np.ndarray, image_shape: tuple[int, int], 
         One axes with one image, the grid.
     """
     grid = make_grid(images, image_shape, nrow)
-    fig, ax = plt.subplots(figsize=(0.6 * nrow + 0.4, 0.6 * grid.shape[0] / grid.shape[1] * nrow + 0.6))
+    fig, ax = plt.subplots(
+        figsize=(
+            0.6 * nrow + 0.4,
+            0.6 * grid.shape[0] / grid.shape[1] * nrow + 0.6,
+        )
+    )
     _show_grid(ax, grid)
     if title is not None:
         ax.set_title(title)
     return fig
 
 
-def reconstruction_grid(originals: torch.Tensor | np.ndarray,
-                        reconstructions: torch.Tensor | np.ndarray,
-                        image_shape: tuple[int, int], n: int = 8) -> Figure:
-    """The first ``n`` originals (top row) above the first ``n`` reconstructions (bottom row).
+def reconstruction_grid(
+    originals: torch.Tensor | np.ndarray,
+    reconstructions: torch.Tensor | np.ndarray,
+    image_shape: tuple[int, int],
+    n: int = 8,
+) -> Figure:
+    """The first ``n`` originals above their ``n`` reconstructions.
+
+    Originals in the top row, reconstructions in the bottom row.
 
     Returns
     -------
@@ -149,19 +185,22 @@ def reconstruction_grid(originals: torch.Tensor | np.ndarray,
         One axes showing ``make_grid`` of the two rows, labelled "data" and
         "reconstruction".
     """
-    n = _check_count("n", n)
+    n = check_int("n", n, minimum=1)
     data = _as_images("originals", originals, image_shape)
     recon = _as_images("reconstructions", reconstructions, image_shape)
     if min(len(data), len(recon)) < n:
         raise ValueError(
-            f"n must be at most the number of images, got n={n} for {len(data)} originals "
+            f"n must be at most the number of images, got n={n} for "
+            f"{len(data)} originals "
             f"and {len(recon)} reconstructions"
         )
     grid = make_grid(np.concatenate([data[:n], recon[:n]]), image_shape, n)
     fig, ax = plt.subplots(figsize=(0.6 * n + 1.4, 1.6))
     _show_grid(ax, grid)
     height = image_shape[0]
-    ax.set_yticks([1 + height / 2, 2 + 1.5 * height], ["data", "reconstruction"])
+    ax.set_yticks(
+        [1 + height / 2, 2 + 1.5 * height], ["data", "reconstruction"]
+    )
     ax.tick_params(axis="y", length=0)
     return fig
 
@@ -169,24 +208,33 @@ def reconstruction_grid(originals: torch.Tensor | np.ndarray,
 def _decode_mean(model: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
     if not hasattr(model, "decode_mean") or not hasattr(model, "latent_dim"):
         raise TypeError(
-            f"model must be one of the vaecourse.models (with decode_mean and latent_dim), "
+            "model must be one of the vaecourse.models (with decode_mean "
+            "and latent_dim), "
             f"got {type(model).__name__}"
         )
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        images = model.decode_mean(z.to(device=device, dtype=next(model.parameters()).dtype))
+        images = model.decode_mean(
+            z.to(device=device, dtype=next(model.parameters()).dtype)
+        )
     model.train(was_training)
     return images.cpu()
 
 
-def prior_samples(model: torch.nn.Module, n: int, image_shape: tuple[int, int],
-                  generator: torch.Generator | None = None, nrow: int | None = None) -> Figure:
-    r"""Decode ``n`` draws :math:`z \sim \mathcal N(0, I)` and show them in a grid.
+def prior_samples(
+    model: torch.nn.Module,
+    n: int,
+    image_shape: tuple[int, int],
+    generator: torch.Generator | None = None,
+    nrow: int | None = None,
+) -> Figure:
+    r"""Decode ``n`` draws of :math:`\mathcal N(0, I)` and show them in a grid.
 
-    For a VAE these are samples of the model (the means of :math:`p(x \mid z)`);
-    for an autoencoder, whose codes do not follow :math:`\mathcal N(0, I)`, they
+    For a VAE these are samples of the model (the means of
+    :math:`p(x \mid z)`); for an autoencoder, whose codes do not follow
+    :math:`\mathcal N(0, I)`, they
     show why its latent space is not generative.
 
     Parameters
@@ -202,15 +250,21 @@ def prior_samples(model: torch.nn.Module, n: int, image_shape: tuple[int, int],
     nrow : int, optional
         Images per row; default :math:`\lceil\sqrt n\rceil`.
     """
-    n = _check_count("n", n)
+    n = check_int("n", n, minimum=1)
+    generator = _check_generator(generator)
     z = torch.randn(n, getattr(model, "latent_dim", 1), generator=generator)
     images = _decode_mean(model, z)
-    return image_grid(images, image_shape, nrow or math.ceil(math.sqrt(n)))
+    if nrow is None:
+        nrow = math.ceil(math.sqrt(n))
+    return image_grid(images, image_shape, nrow)
 
 
-def latent_scatter(mu_2d: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray,
-                   title: str | None = None) -> Figure:
-    """Scatter plot of 2-D latent codes, coloured by digit (or any integer label).
+def latent_scatter(
+    mu_2d: torch.Tensor | np.ndarray,
+    labels: torch.Tensor | np.ndarray,
+    title: str | None = None,
+) -> Figure:
+    """Scatter plot of 2-D latent codes, coloured by digit (or integer label).
 
     Parameters
     ----------
@@ -227,15 +281,27 @@ def latent_scatter(mu_2d: torch.Tensor | np.ndarray, labels: torch.Tensor | np.n
     """
     points = _to_numpy("mu_2d", mu_2d)
     if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"mu_2d must have shape (N, 2), got {tuple(points.shape)}")
+        raise ValueError(
+            f"mu_2d must have shape (N, 2), got {tuple(points.shape)}"
+        )
     classes = _to_numpy("labels", labels)
     if classes.shape != (len(points),):
-        raise ValueError(f"labels must have shape ({len(points)},), got {tuple(classes.shape)}")
+        raise ValueError(
+            f"labels must have shape ({len(points)},), "
+            f"got {tuple(classes.shape)}"
+        )
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     low, high = int(classes.min()), int(classes.max())
     cmap = plt.get_cmap("tab10", high - low + 1)
-    scatter = ax.scatter(points[:, 0], points[:, 1], c=classes, cmap=cmap, s=6,
-                         vmin=low - 0.5, vmax=high + 0.5)
+    scatter = ax.scatter(
+        points[:, 0],
+        points[:, 1],
+        c=classes,
+        cmap=cmap,
+        s=6,
+        vmin=low - 0.5,
+        vmax=high + 0.5,
+    )
     fig.colorbar(scatter, ax=ax, ticks=range(low, high + 1), label="label")
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
@@ -246,11 +312,12 @@ def latent_scatter(mu_2d: torch.Tensor | np.ndarray, labels: torch.Tensor | np.n
 
 
 def manifold_coordinates(n: int) -> torch.Tensor:
-    r"""The 1-D coordinates of the latent manifold: :math:`\Phi^{-1}` of a grid on (0, 1).
+    r"""The coordinates of the latent manifold: :math:`\Phi^{-1}` of a grid.
 
     .. math::
 
-        z^{(i)} = \Phi^{-1}\left(\frac{i + 1/2}{n}\right), \qquad i = 0, \dots, n - 1,
+        z^{(i)} = \Phi^{-1}\left(\frac{i + 1/2}{n}\right),
+        \qquad i = 0, \dots, n - 1,
 
     where :math:`\Phi` is the standard normal CDF: equally spaced points of
     the unit interval, avoiding 0 and 1 (where :math:`\Phi^{-1}` is infinite),
@@ -262,14 +329,20 @@ def manifold_coordinates(n: int) -> torch.Tensor:
     torch.Tensor
         Shape ``(n,)``, increasing, float64.
     """
-    n = _check_count("n", n)
+    n = check_int("n", n, minimum=1)
     grid = (torch.arange(n, dtype=torch.float64) + 0.5) / n
     return torch.distributions.Normal(0.0, 1.0).icdf(grid)
 
 
-def latent_manifold(model: torch.nn.Module, image_shape: tuple[int, int], n: int = 15,
-                    dims: tuple[int, int] = (0, 1)) -> Figure:
-    r"""The learned 2-D manifold: decode a grid of latent points (Kingma and Welling, Fig. 4).
+def latent_manifold(
+    model: torch.nn.Module,
+    image_shape: tuple[int, int],
+    n: int = 15,
+    dims: tuple[int, int] = (0, 1),
+) -> Figure:
+    r"""The learned 2-D manifold: decode a grid of latent points.
+
+    As in Kingma and Welling, Fig. 4.
 
     The grid is the product of :func:`manifold_coordinates`, so equal areas of
     the figure hold equal prior probability. Column :math:`j` has
@@ -295,15 +368,26 @@ def latent_manifold(model: torch.nn.Module, image_shape: tuple[int, int], n: int
         One axes showing ``make_grid`` of the ``n * n`` decoded images, with
         tick labels giving the :math:`z` values.
     """
-    n = _check_count("n", n)
+    n = check_int("n", n, minimum=1)
     latent_dim = getattr(model, "latent_dim", 0)
     if latent_dim < 2:
-        raise ValueError(f"latent_manifold needs a model with latent_dim >= 2, got {latent_dim}")
-    if len(dims) != 2 or dims[0] == dims[1] or not all(0 <= d < latent_dim for d in dims):
-        raise ValueError(f"dims must be two different latent coordinates in [0, {latent_dim}), got {dims!r}")
+        raise ValueError(
+            "latent_manifold needs a model with latent_dim >= 2, "
+            f"got {latent_dim}"
+        )
+    if len(dims) != 2:
+        raise ValueError(f"dims must be two latent coordinates, got {dims!r}")
+    dims = tuple(check_int("dims", d, minimum=0) for d in dims)
+    if dims[0] == dims[1] or max(dims) >= latent_dim:
+        raise ValueError(
+            "dims must be two different latent coordinates in "
+            f"[0, {latent_dim}), got {dims!r}"
+        )
     coords = manifold_coordinates(n)
     z = torch.zeros(n * n, latent_dim, dtype=torch.float64)
-    rows, cols = torch.meshgrid(torch.arange(n), torch.arange(n), indexing="ij")
+    rows, cols = torch.meshgrid(
+        torch.arange(n), torch.arange(n), indexing="ij"
+    )
     z[:, dims[0]] = coords[cols.flatten()]
     z[:, dims[1]] = coords[n - 1 - rows.flatten()]
     images = _decode_mean(model, z)
@@ -321,8 +405,13 @@ def latent_manifold(model: torch.nn.Module, image_shape: tuple[int, int], n: int
     return fig
 
 
-def latent_traversal(model: torch.nn.Module, z: torch.Tensor, dims: Sequence[int],
-                     values: Sequence[float] | torch.Tensor, image_shape: tuple[int, int]) -> Figure:
+def latent_traversal(
+    model: torch.nn.Module,
+    z: torch.Tensor,
+    dims: Sequence[int],
+    values: Sequence[float] | torch.Tensor,
+    image_shape: tuple[int, int],
+) -> Figure:
     """Vary one latent coordinate at a time from a code ``z`` and decode.
 
     Row ``r`` sets coordinate ``dims[r]`` of ``z`` to each of ``values`` in
@@ -351,25 +440,38 @@ def latent_traversal(model: torch.nn.Module, z: torch.Tensor, dims: Sequence[int
         raise TypeError(f"z must be a torch.Tensor, got {type(z).__name__}")
     code = z.detach().reshape(-1).cpu().double()
     if latent_dim is None or code.shape != (latent_dim,):
-        raise ValueError(f"z must have shape ({latent_dim},) or (1, {latent_dim}), got {tuple(z.shape)}")
-    dims = list(dims)
-    if not dims or not all(isinstance(d, int) and 0 <= d < latent_dim for d in dims):
-        raise ValueError(f"dims must be a non-empty list of latent coordinates in [0, {latent_dim}), got {dims!r}")
+        raise ValueError(
+            f"z must have shape ({latent_dim},) or (1, {latent_dim}), "
+            f"got {tuple(z.shape)}"
+        )
+    dims = [check_int("dims", d, minimum=0) for d in dims]
+    if not dims or max(dims) >= latent_dim:
+        raise ValueError(
+            "dims must be a non-empty list of latent coordinates in "
+            f"[0, {latent_dim}), got {dims!r}"
+        )
     steps = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
     if len(steps) == 0:
         raise ValueError("values must not be empty")
     codes = code.repeat(len(dims) * len(steps), 1)
     for r, d in enumerate(dims):
-        codes[r * len(steps):(r + 1) * len(steps), d] = steps
+        codes[r * len(steps) : (r + 1) * len(steps), d] = steps
     images = _decode_mean(model, codes)
     height, width = _check_image_shape(image_shape)
     grid = make_grid(images, (height, width), len(steps))
-    fig, ax = plt.subplots(figsize=(0.6 * len(steps) + 1.0, 0.6 * len(dims) + 0.8))
+    fig, ax = plt.subplots(
+        figsize=(0.6 * len(steps) + 1.0, 0.6 * len(dims) + 0.8)
+    )
     _show_grid(ax, grid)
-    ax.set_xticks([1 + j * (width + 1) + width / 2 for j in range(len(steps))],
-                  [_tick_label(v) for v in steps.tolist()], fontsize=7)
-    ax.set_yticks([1 + r * (height + 1) + height / 2 for r in range(len(dims))],
-                  [f"$z_{{{d + 1}}}$" for d in dims])
+    ax.set_xticks(
+        [1 + j * (width + 1) + width / 2 for j in range(len(steps))],
+        [_tick_label(v) for v in steps.tolist()],
+        fontsize=7,
+    )
+    ax.set_yticks(
+        [1 + r * (height + 1) + height / 2 for r in range(len(dims))],
+        [f"$z_{{{d + 1}}}$" for d in dims],
+    )
     ax.set_xlabel("value of the coordinate")
     return fig
 
@@ -385,16 +487,31 @@ def loss_curves(history: History, title: str | None = None) -> Figure:
     matplotlib.figure.Figure
     """
     if not isinstance(history, History):
-        raise TypeError(f"history must be a vaecourse.train.History, got {type(history).__name__}")
+        raise TypeError(
+            "history must be a vaecourse.train.History, "
+            f"got {type(history).__name__}"
+        )
     if history.epochs == 0:
         raise ValueError("history is empty: train for at least one epoch")
     terms = ["loss"] + (["reconstruction", "kl"] if history.train_kl else [])
-    fig, axes = plt.subplots(1, len(terms), figsize=(4.0 * len(terms), 3.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(terms), figsize=(4.0 * len(terms), 3.2), squeeze=False
+    )
     epochs = np.arange(1, history.epochs + 1)
-    names = {"loss": "loss (negative ELBO)" if history.train_kl else "reconstruction loss",
-             "reconstruction": "reconstruction term", "kl": "KL term"}
-    for ax, term in zip(axes[0], terms):
-        ax.plot(epochs, getattr(history, f"train_{term}"), marker="o", label="train")
+    names = {
+        "loss": "loss (negative ELBO)"
+        if history.train_kl
+        else "reconstruction loss",
+        "reconstruction": "reconstruction term",
+        "kl": "KL term",
+    }
+    for ax, term in zip(axes[0], terms, strict=True):
+        ax.plot(
+            epochs,
+            getattr(history, f"train_{term}"),
+            marker="o",
+            label="train",
+        )
         test = getattr(history, f"test_{term}")
         if test:
             ax.plot(epochs, test, marker="o", label="test")
