@@ -128,7 +128,7 @@ def colab_setup_source(repository_url: str) -> str:
         "except ImportError:\n"
         "    pass\n"
         "else:\n"
-        f'    %pip install --quiet "vaecourse @ git+{repository_url}"'
+        f'    %pip install -q "vaecourse @ git+{repository_url}"'
     )
 
 

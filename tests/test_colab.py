@@ -118,7 +118,7 @@ def test_setup_cell_does_nothing_outside_colab_and_installs_inside():
         "the set-up cell ran pip outside Colab"
     )
     assert inside.outputs == []
-    expected = [f'install --quiet "vaecourse @ git+{repository_url()}"']
+    expected = [f'install -q "vaecourse @ git+{repository_url()}"']
     assert calls_inside.outputs[0]["text"] == f"{expected!r}\n"
 
 

@@ -592,13 +592,13 @@ BAD_INPUTS = [
     ),
     (
         lambda: sum_of_squares(x, x.double()),
-        ValueError,
+        TypeError,
         "x and x_hat must have the same dtype, got torch.float32 and "
         "torch.float64",
     ),
     (
         lambda: bernoulli_nll(x.double(), x),
-        ValueError,
+        TypeError,
         "x and probs must have the same dtype, got torch.float64 and "
         "torch.float32",
     ),

@@ -272,7 +272,7 @@ BAD_TENSORS = [
         lambda: V.check_same_dtype(
             "x", torch.ones(1), "y", torch.ones(1, dtype=torch.float64)
         ),
-        ValueError,
+        TypeError,
         "x and y must have the same dtype, got torch.float32 and "
         "torch.float64; convert one with y.to(x.dtype)",
     ),
@@ -455,3 +455,11 @@ BAD_MEAN_LOGVAR = [
 @table(BAD_MEAN_LOGVAR)
 def test_check_mean_logvar_refuses(call, error, message):
     raises(call, error, message)
+
+
+def test_check_generator_accepts_a_generator_or_none_and_refuses_a_seed():
+    generator = torch.Generator().manual_seed(0)
+    assert V.check_generator(generator) is generator
+    assert V.check_generator(None) is None
+    with pytest.raises(TypeError, match=r"pass torch\.Generator\(\)"):
+        V.check_generator(0)

@@ -24,6 +24,7 @@ __all__ = [
     "check_in_unit_interval",
     "check_positive",
     "check_batched",
+    "check_generator",
     "check_mean_logvar",
     "check_int",
     "check_real",
@@ -86,7 +87,7 @@ def check_same_dtype(
 ) -> None:
     """Raise if two tensors differ in dtype (no silent promotion)."""
     if a.dtype != b.dtype:
-        raise ValueError(
+        raise TypeError(
             f"{name_a} and {name_b} must have the same dtype, got "
             f"{a.dtype} and {b.dtype}; convert one with "
             f"{name_b}.to({name_a}.dtype)"
@@ -245,3 +246,18 @@ def check_real(
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def check_generator(generator: object) -> torch.Generator | None:
+    """Return ``generator`` if it is a ``torch.Generator`` or ``None``.
+
+    A seed given where a generator is expected (``generator=0``) raises a
+    ``TypeError`` that says how to make a generator from it.
+    """
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(
+            "generator must be a torch.Generator or None, got "
+            f"{type(generator).__name__} {generator!r}; for a seed s, pass "
+            "torch.Generator().manual_seed(s)"
+        )
+    return generator

@@ -17,6 +17,7 @@ import torch
 from vaecourse._validation import (
     check_finite,
     check_float_tensor,
+    check_generator,
     check_mean_logvar,
     check_positive,
     check_same_shape,
@@ -118,6 +119,7 @@ def reparameterize(
         One sample :math:`z` per row, same shape as ``mu``.
     """
     check_mean_logvar(mu, logvar)
+    check_generator(generator)
     eps = torch.randn(
         mu.shape, generator=generator, dtype=mu.dtype, device=mu.device
     )

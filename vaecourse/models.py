@@ -38,7 +38,12 @@ import torch
 from torch import nn
 from torch.distributions import ContinuousBernoulli
 
-from vaecourse._validation import check_float_tensor, check_int, check_real
+from vaecourse._validation import (
+    check_float_tensor,
+    check_generator,
+    check_int,
+    check_real,
+)
 from vaecourse.distributions import reparameterize
 from vaecourse.losses import (
     LIKELIHOODS,
@@ -114,21 +119,6 @@ def _check_dtype(name: str, x: torch.Tensor, dtype: torch.dtype) -> None:
             f"{dtype}: convert the data with {name}.to({dtype}) "
             "(torch.from_numpy keeps NumPy's float64)"
         )
-
-
-def _check_generator(generator: object) -> torch.Generator | None:
-    """Return ``generator`` if it is a ``torch.Generator`` or ``None``.
-
-    A seed given where a generator is expected (``generator=0``) raises a
-    ``TypeError`` that says how to make a generator from it.
-    """
-    if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(
-            "generator must be a torch.Generator or None, got "
-            f"{type(generator).__name__} {generator!r}; for a seed s, pass "
-            "torch.Generator().manual_seed(s)"
-        )
-    return generator
 
 
 def _weights_dtype(model: nn.Module) -> torch.dtype:
@@ -432,7 +422,7 @@ class VAE(nn.Module):
             parameters.
         """
         mu, logvar = self.encode(x)
-        z = reparameterize(mu, logvar, _check_generator(generator))
+        z = reparameterize(mu, logvar, check_generator(generator))
         return self.decoder(z), mu, logvar
 
     def sample(
@@ -446,7 +436,7 @@ class VAE(nn.Module):
             :meth:`decode_mean` of the draws, shape ``(n, input_dim)``.
         """
         n = check_int("n", n, minimum=1)
-        generator = _check_generator(generator)
+        generator = check_generator(generator)
         weight = next(self.parameters())
         z = torch.randn(
             n,
@@ -544,7 +534,7 @@ class NaiveStdVAE(VAE):
         mu, std = self.encode_std(x)
         eps = torch.randn(
             mu.shape,
-            generator=_check_generator(generator),
+            generator=check_generator(generator),
             dtype=mu.dtype,
             device=mu.device,
         )

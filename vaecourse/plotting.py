@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from vaecourse._validation import check_int
-from vaecourse.models import _check_generator
+from vaecourse._validation import check_generator, check_int
 from vaecourse.train import History
 
 __all__ = [
@@ -251,7 +250,7 @@ def prior_samples(
         Images per row; default :math:`\lceil\sqrt n\rceil`.
     """
     n = check_int("n", n, minimum=1)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     z = torch.randn(n, getattr(model, "latent_dim", 1), generator=generator)
     images = _decode_mean(model, z)
     if nrow is None:

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from vaecourse._validation import (
     check_batched,
+    check_generator,
     check_in_unit_interval,
     check_int,
     check_real,
@@ -46,7 +47,6 @@ from vaecourse.models import (
     VAE,
     Autoencoder,
     LinearAutoencoder,
-    _check_generator,
     flatten_batch,
 )
 
@@ -733,7 +733,7 @@ def importance_weighted_log_px(
         )
     k = check_int("k", k, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    generator = _check_generator(generator)
+    generator = check_generator(generator)
     x = _check_images("x", x, model, unit_interval=False)
     device = next(model.parameters()).device
     was_training = model.training
