@@ -13,7 +13,8 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.train`: the training loop and log-likelihood estimates;
 - :mod:`vaecourse.plotting`: the book's figures;
 - :mod:`vaecourse.selfcheck`: the exercises' reference checks;
-- :mod:`vaecourse.source`: the package's source as the chapters print it.
+- :mod:`vaecourse.source`: the package's source as the chapters print it;
+- :mod:`vaecourse.sprites`: dSprites-like images on dSprites' factor grid.
 
 Only the light modules are imported here; import the others explicitly
 (``from vaecourse import symbolic``), so that ``import vaecourse`` does not
