@@ -120,8 +120,9 @@ def factors_to_index(classes: object) -> np.ndarray:
 
     Parameters
     ----------
-    classes : array-like of int, shape (6,) or (N, 6)
-        Factor indices (colour, shape, scale, orientation, x, y).
+    classes : array-like
+        Integer factor indices, shape ``(6,)`` or ``(N, 6)``: colour,
+        shape, scale, orientation, x, y.
 
     Returns
     -------
@@ -137,8 +138,8 @@ def index_to_factors(index: object) -> np.ndarray:
 
     Parameters
     ----------
-    index : int or array-like of int
-        Indices in ``[0, 737280)``.
+    index : int or array-like
+        Integer indices in ``[0, 737280)``.
 
     Returns
     -------
