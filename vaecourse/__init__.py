@@ -14,7 +14,9 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.plotting`: the book's figures;
 - :mod:`vaecourse.selfcheck`: the exercises' reference checks;
 - :mod:`vaecourse.source`: the package's source as the chapters print it;
-- :mod:`vaecourse.sprites`: dSprites-like images on dSprites' factor grid.
+- :mod:`vaecourse.sprites`: dSprites-like images on dSprites' factor grid;
+- :mod:`vaecourse.metrics`: disentanglement metrics (beta-VAE, FactorVAE,
+  MIG).
 
 Only the light modules are imported here; import the others explicitly
 (``from vaecourse import symbolic``), so that ``import vaecourse`` does not
