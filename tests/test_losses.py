@@ -23,6 +23,7 @@ from torch.distributions import (
     Normal,
 )
 
+from vaecourse import losses
 from vaecourse.distributions import kl_diag_gaussian_std_normal
 from vaecourse.losses import (
     bernoulli_nll,
@@ -837,3 +838,103 @@ def test_every_loss_refuses_an_empty_batch(loss):
     message = "x must hold at least one example, got a batch of size 0"
     with pytest.raises(ValueError, match=message):
         loss(empty, empty)
+
+
+# ------------------------------------------- Burgess et al.'s capacity
+
+
+@pytest.mark.parametrize(
+    "step, expected",
+    [(0, 0.0), (50_000, 12.5), (100_000, 25.0), (250_000, 25.0), (1, 25e-5)],
+    ids=["start", "middle", "end", "past the end", "first step"],
+)
+def test_capacity_schedule_rises_linearly_then_holds(step, expected):
+    assert losses.capacity_schedule(step) == pytest.approx(expected)
+
+
+def test_capacity_schedule_with_other_settings():
+    assert losses.capacity_schedule(30, c_max=6.0, anneal_steps=40) == 4.5
+
+
+def _terms(reconstruction: float, kl: float) -> losses.ELBOTerms:
+    r = torch.tensor(reconstruction, requires_grad=True)
+    k = torch.tensor(kl, requires_grad=True)
+    return losses.ELBOTerms(loss=r + k, reconstruction=r, kl=k)
+
+
+def test_capacity_objective_by_hand():
+    # 80 nats of reconstruction, a KL of 12 against a capacity of 10:
+    # 80 + 1000 * |12 - 10| = 2080.
+    loss = losses.capacity_objective(_terms(80.0, 12.0), capacity=10.0)
+    assert loss.item() == pytest.approx(2080.0)
+    loss = losses.capacity_objective(_terms(80.0, 7.0), 10.0, gamma=4.0)
+    assert loss.item() == pytest.approx(80.0 + 4.0 * 3.0)
+
+
+@pytest.mark.parametrize(
+    "kl, sign", [(12.0, 1.0), (7.0, -1.0)], ids=["above C", "below C"]
+)
+def test_capacity_objective_pushes_the_kl_towards_c(kl, sign):
+    terms = _terms(80.0, kl)
+    losses.capacity_objective(terms, capacity=10.0, gamma=1000.0).backward()
+    # Above C the loss grows with the KL; below C it falls with it.
+    assert terms.kl.grad.item() == sign * 1000.0
+    assert terms.reconstruction.grad.item() == 1.0
+
+
+def test_capacity_objective_with_zero_capacity_is_beta_vae_with_beta_gamma():
+    torch.manual_seed(0)
+    x = torch.rand(4, 6)
+    logits, mu, logvar = (
+        torch.randn(4, 6),
+        torch.randn(4, 2),
+        torch.randn(4, 2),
+    )
+    terms = losses.negative_elbo(x, logits, mu, logvar)
+    beta_vae = losses.negative_elbo(x, logits, mu, logvar, beta=3.0)
+    capacity = losses.capacity_objective(terms, capacity=0.0, gamma=3.0)
+    torch.testing.assert_close(capacity, beta_vae.loss)
+
+
+CAPACITY_BAD = [
+    (
+        lambda: losses.capacity_schedule(-1),
+        ValueError,
+        "step must be at least 0, got -1",
+    ),
+    (
+        lambda: losses.capacity_schedule(1.5),
+        TypeError,
+        "step must be an integer",
+    ),
+    (
+        lambda: losses.capacity_schedule(1, anneal_steps=0),
+        ValueError,
+        "anneal_steps must be at least 1, got 0",
+    ),
+    (
+        lambda: losses.capacity_objective((1.0, 2.0), 1.0),
+        TypeError,
+        "terms must be the ELBOTerms returned by negative_elbo, got tuple",
+    ),
+    (
+        lambda: losses.capacity_objective(_terms(1.0, 1.0), -1.0),
+        ValueError,
+        "capacity must be at least 0.0, got -1.0",
+    ),
+    (
+        lambda: losses.capacity_objective(_terms(1.0, 1.0), 1.0, math.nan),
+        ValueError,
+        "gamma must be a number, got NaN",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    CAPACITY_BAD,
+    ids=[message for _, _, message in CAPACITY_BAD],
+)
+def test_capacity_bad_input(call, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        call()
