@@ -380,10 +380,12 @@ def mig_from_codes(
 
     .. math::
 
-        \mathrm{MIG} = \frac1K \sum_{k=1}^{K}
+        \begin{aligned}
+        \mathrm{MIG} &= \frac1K \sum_{k=1}^{K}
             \frac{I(z_{j^{(k)}}; v_k) - \max_{j \ne j^{(k)}} I(z_j; v_k)}
-                 {H(v_k)},
-        \qquad j^{(k)} = \arg\max_j I(z_j; v_k),
+                 {H(v_k)}, \\
+        j^{(k)} &= \arg\max_j I(z_j; v_k),
+        \end{aligned}
 
     with each unit discretised by :func:`discretize` and every information
     and entropy estimated from the empirical distribution of the points
