@@ -61,8 +61,8 @@ def test_elbo_identity_and_gap():
 
 def test_elbo_matches_a_monte_carlo_estimate():
     values = _numbers() | {
-        SYMBOLS["m"]: sp.Rational(1, 2),
-        SYMBOLS["v"]: sp.Rational(1, 5),
+        SYMBOLS["q_mean"]: sp.Rational(1, 2),
+        SYMBOLS["q_var"]: sp.Rational(1, 5),
     }
     elbo = float(symbolic.linear_gaussian_elbo().subs(values))
     eps = torch.randn(

@@ -98,12 +98,12 @@ def reparameterize(
 
     .. math::
 
-        z = \mu + \sigma \odot \epsilon, \qquad
+        z = \mu + \sigma \odot \varepsilon, \qquad
         \sigma = e^{\log(\sigma^2)/2}, \qquad
-        \epsilon \sim \mathcal N(0, I),
+        \varepsilon \sim \mathcal N(0, I),
 
     the reparameterization trick (chapter "Assumptions and the
-    reparameterization trick"): the randomness sits in :math:`\epsilon`,
+    reparameterization trick"): the randomness sits in :math:`\varepsilon`,
     so gradients flow to :math:`\mu` and :math:`\log\sigma^2`.
 
     Parameters
@@ -223,11 +223,14 @@ def kl_gaussians_full(
 
     .. math::
 
-        \mathrm{KL}\left[\mathcal N(\mu_1, \Sigma_1)
-        \,\|\, \mathcal N(\mu_2, \Sigma_2)\right]
-        = \frac12\left[\log\frac{|\Sigma_2|}{|\Sigma_1|} - k
-        + \operatorname{tr}\left(\Sigma_2^{-1}\Sigma_1\right)
-        + (\mu_2 - \mu_1)^\top \Sigma_2^{-1} (\mu_2 - \mu_1)\right],
+        \begin{aligned}
+        &\mathrm{KL}\left[\mathcal N(\mu_1, \Sigma_1)
+        \,\|\, \mathcal N(\mu_2, \Sigma_2)\right] \\
+        &= \frac12\left[\log\frac{|\Sigma_2|}{|\Sigma_1|} - d
+        + \operatorname{tr}\left(\Sigma_2^{-1}\Sigma_1\right)\right. \\
+        &\qquad \left. + (\mu_2 - \mu_1)^\top \Sigma_2^{-1}
+        (\mu_2 - \mu_1)\right],
+        \end{aligned}
 
     the general formula the notes quote, derived in chapter "The KL
     divergence, derived and verified"; here :math:`q = \mathcal N(\mu_1,

@@ -8,7 +8,7 @@ r"""The linear-Gaussian latent variable model, where everything is exact.
 the one-dimensional probabilistic PCA of Tipping and Bishop (1999). Its
 marginal likelihood :math:`p(x)` and its posterior :math:`p(z \mid x)` are
 Gaussian and known in closed form, so the ELBO of any Gaussian
-:math:`q(z) = \mathcal N(m, v)` can be compared with the true
+:math:`q(z) = \mathcal N(\mu, v)` can be compared with the true
 :math:`\log p(x)` (chapters "From autoencoder to VAE" and "The ELBO").
 
 Every function works elementwise: ``x`` may be a tensor of any shape (one
@@ -190,13 +190,13 @@ def expected_log_likelihood(
     r"""The reconstruction term of the ELBO, in closed form.
 
     The term is :math:`\mathbb E_{z \sim q}[\log p(x \mid z)]`. With
-    :math:`q(z) = \mathcal N(m, v)`, :math:`\mathbb E_q[(x - wz - b)^2]
-    = (x - wm - b)^2 + w^2 v`, so
+    :math:`q(z) = \mathcal N(\mu, v)`, :math:`\mathbb E_q[(x - wz - b)^2]
+    = (x - w\mu - b)^2 + w^2 v`, so
 
     .. math::
 
         \mathbb E_q[\log p(x \mid z)] = -\frac12 \log(2\pi s^2)
-            - \frac{(x - w m - b)^2 + w^2 v}{2 s^2} .
+            - \frac{(x - w \mu - b)^2 + w^2 v}{2 s^2} .
 
     Parameters
     ----------
@@ -207,7 +207,7 @@ def expected_log_likelihood(
     s2 : float or torch.Tensor
         Decoder variance :math:`s^2 > 0`.
     q_mean : float or torch.Tensor
-        Mean :math:`m` of :math:`q`.
+        Mean :math:`\mu` of :math:`q`.
     q_var : float or torch.Tensor
         Variance :math:`v > 0` of :math:`q` (a variance, not a standard
         deviation).
@@ -218,10 +218,10 @@ def expected_log_likelihood(
         In nats, elementwise.
     """
     w_t, b_t, s2_t = _model(x, w, b, s2)
-    m = _real("q_mean", q_mean, x)
-    v = check_positive("q_var", q_var, like=x)
+    q_mean = _real("q_mean", q_mean, x)
+    q_var = check_positive("q_var", q_var, like=x)
     return -0.5 * torch.log(2 * math.pi * s2_t) - (
-        (x - w_t * m - b_t) ** 2 + w_t**2 * v
+        (x - w_t * q_mean - b_t) ** 2 + w_t**2 * q_var
     ) / (2 * s2_t)
 
 
@@ -233,14 +233,16 @@ def elbo(
     q_mean: Number,
     q_var: Number,
 ) -> torch.Tensor:
-    r"""Closed-form evidence lower bound of :math:`q(z) = \mathcal N(m, v)`.
+    r"""Closed-form evidence lower bound of :math:`q(z) = \mathcal N(\mu, v)`.
 
     .. math::
 
-        \mathrm{ELBO}(q) = \mathbb E_q[\log p(x \mid z)]
-            - \mathrm{KL}\left[q \,\|\, \mathcal N(0, 1)\right],
-        \qquad
-        \mathrm{KL} = \frac12\left(m^2 + v - 1 - \log v\right).
+        \begin{aligned}
+        \mathrm{ELBO}(q) &= \mathbb E_q[\log p(x \mid z)]
+            - \mathrm{KL}\left[q \,\|\, \mathcal N(0, 1)\right], \\
+        \mathrm{KL}\left[q \,\|\, \mathcal N(0, 1)\right]
+            &= \frac12\left(\mu^2 + v - 1 - \log v\right).
+        \end{aligned}
 
     It satisfies :math:`\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}[q \,\|\,
     p(z \mid x)]`, so it is at most :math:`\log p(x)`, with equality exactly at
@@ -255,7 +257,7 @@ def elbo(
     s2 : float or torch.Tensor
         Decoder variance :math:`s^2 > 0`.
     q_mean : float or torch.Tensor
-        Mean :math:`m` of :math:`q`.
+        Mean :math:`\mu` of :math:`q`.
     q_var : float or torch.Tensor
         Variance :math:`v > 0` of :math:`q`.
 
@@ -266,9 +268,9 @@ def elbo(
         its negative).
     """
     reconstruction = expected_log_likelihood(x, w, b, s2, q_mean, q_var)
-    m = _real("q_mean", q_mean, x)
-    v = check_positive("q_var", q_var, like=x)
-    kl = 0.5 * (m**2 + v - 1.0 - torch.log(v))
+    q_mean = _real("q_mean", q_mean, x)
+    q_var = check_positive("q_var", q_var, like=x)
+    kl = 0.5 * (q_mean**2 + q_var - 1.0 - torch.log(q_var))
     return reconstruction - kl
 
 
@@ -290,7 +292,7 @@ def elbo_monte_carlo(
 
         \widehat{\mathrm{ELBO}} = \frac1K \sum_{k=1}^{K}
             \left[\log p(x \mid z_k) + \log p(z_k) - \log q(z_k)\right],
-        \qquad z_k = m + \sqrt v\, \epsilon_k .
+        \qquad z_k = \mu + \sqrt v\, \varepsilon_k .
 
     Parameters
     ----------
@@ -301,13 +303,13 @@ def elbo_monte_carlo(
     s2 : float or torch.Tensor
         Decoder variance :math:`s^2 > 0`.
     q_mean : float or torch.Tensor
-        Mean :math:`m` of :math:`q`.
+        Mean :math:`\mu` of :math:`q`.
     q_var : float or torch.Tensor
         Variance :math:`v > 0` of :math:`q`.
     n_samples : int
         Number of samples :math:`K \ge 1`.
     generator : torch.Generator, optional
-        Source of :math:`\epsilon`, for reproducible estimates.
+        Source of :math:`\varepsilon`, for reproducible estimates.
 
     Returns
     -------
@@ -315,11 +317,11 @@ def elbo_monte_carlo(
         The estimate in nats, elementwise; unbiased for :func:`elbo`.
     """
     w_t, b_t, s2_t = _model(x, w, b, s2)
-    m = _real("q_mean", q_mean, x)
-    v = check_positive("q_var", q_var, like=x)
+    q_mean = _real("q_mean", q_mean, x)
+    q_var = check_positive("q_var", q_var, like=x)
     n_samples = check_int("n_samples", n_samples, minimum=1)
     shape = torch.broadcast_shapes(
-        x.shape, w_t.shape, b_t.shape, s2_t.shape, m.shape, v.shape
+        x.shape, w_t.shape, b_t.shape, s2_t.shape, q_mean.shape, q_var.shape
     )
     eps = torch.randn(
         (n_samples, *shape),
@@ -327,10 +329,10 @@ def elbo_monte_carlo(
         dtype=x.dtype,
         device=x.device,
     )
-    z = m + v.sqrt() * eps
+    z = q_mean + q_var.sqrt() * eps
     log_weight = (
         _log_normal(x, w_t * z + b_t, s2_t)
-        + _log_normal(z, 0.0, torch.ones_like(v))
-        - _log_normal(z, m, v)
+        + _log_normal(z, 0.0, torch.ones_like(q_var))
+        - _log_normal(z, q_mean, q_var)
     )
     return log_weight.mean(0)

@@ -194,10 +194,13 @@ def principal_angles(
 
     .. math::
 
-        Q_A^\top Q_B
+        \begin{aligned}
+        &Q_A^\top Q_B
         = Y \operatorname{diag}(\cos\theta_1, \dots, \cos\theta_k) Z^\top,
-        \qquad 0 \le \theta_1 \le \dots \le \theta_k \le \frac{\pi}{2},
-        \quad k = \min(p, q).
+        \\
+        &0 \le \theta_1 \le \dots \le \theta_k \le \frac{\pi}{2},
+        \qquad k = \min(p, q).
+        \end{aligned}
 
     All angles are 0 when the two subspaces are the same (whatever bases
     ``A`` and ``B`` use), and :math:`\pi/2` when they are orthogonal. The

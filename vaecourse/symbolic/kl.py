@@ -246,14 +246,18 @@ def kl_multivariate_gaussians_formula(
 
     .. math::
 
-        \mathrm{KL}\left[\mathcal N(\mu_1, \Sigma_1) \,\|\,
-        \mathcal N(\mu_2, \Sigma_2)\right]
-        = \frac12\left[\log\frac{|\Sigma_2|}{|\Sigma_1|} - k
-        + \operatorname{tr}\{\Sigma_2^{-1}\Sigma_1\}
-        + (\mu_2 - \mu_1)^\top \Sigma_2^{-1} (\mu_2 - \mu_1)\right].
+        \begin{aligned}
+        &\mathrm{KL}\left[\mathcal N(\mu_1, \Sigma_1) \,\|\,
+        \mathcal N(\mu_2, \Sigma_2)\right] \\
+        &= \frac12\left[\log\frac{|\Sigma_2|}{|\Sigma_1|} - d
+        + \operatorname{tr}\{\Sigma_2^{-1}\Sigma_1\}\right. \\
+        &\qquad \left. + (\mu_2 - \mu_1)^\top \Sigma_2^{-1}
+        (\mu_2 - \mu_1)\right].
+        \end{aligned}
 
-    The notes write :math:`n` for :math:`k`; for the VAE's latent
-    Gaussians :math:`k = m`, the latent dimension.
+    Here :math:`d` is the dimension (the argument's length); the notes
+    write :math:`n` for it, and for the VAE's latent Gaussians
+    :math:`d = m`, the latent dimension.
     :func:`multivariate_kl_derivation_steps` derives it from the
     expectation :math:`\mathbb E_q[\log q - \log p]`.
 
@@ -298,7 +302,7 @@ def kl_multivariate_gaussians_from_expectation(
 
     .. math::
 
-        \log\mathcal N(z; \mu, \Sigma) = -\frac k2 \log 2\pi
+        \log\mathcal N(z; \mu, \Sigma) = -\frac d2 \log 2\pi
         - \frac12 \log|\Sigma| - \frac12 (z - \mu)^\top \Sigma^{-1} (z - \mu)
 
     are written out, :math:`z = \mu_1 + L_1\varepsilon` is substituted,
@@ -360,10 +364,13 @@ def trace_lemma_steps(k: int = 2) -> list[DerivationStep]:
 
     .. math::
 
+        \begin{aligned}
         \mathbb E\left[(z - a)^\top A (z - a)\right]
-        = \mathbb E\left[\operatorname{tr}\left(A (z - \mu_1)
-          (z - \mu_1)^\top\right)\right] + (\mu_1 - a)^\top A (\mu_1 - a)
-        = \operatorname{tr}(A\Sigma_1) + (\mu_1 - a)^\top A (\mu_1 - a).
+        &= \mathbb E\left[\operatorname{tr}\left(A (z - \mu_1)
+          (z - \mu_1)^\top\right)\right] \\
+        &\quad + (\mu_1 - a)^\top A (\mu_1 - a) \\
+        &= \operatorname{tr}(A\Sigma_1) + (\mu_1 - a)^\top A (\mu_1 - a).
+        \end{aligned}
 
     Every entry of :math:`A`, :math:`a` and :math:`\mu_1` is its own real
     symbol, and :math:`\Sigma_1 = L L^\top` with :math:`L` a generic lower
@@ -472,15 +479,17 @@ def multivariate_kl_derivation_steps(k: int = 2) -> list[DerivationStep]:
             r"\frac12 \log\frac{|\Sigma_2|}{|\Sigma_1|}"
             r" - \frac12 \mathbb E\left[(z - \mu_1)^\top \Sigma_1^{-1}"
             r" (z - \mu_1)\right]"
-            r" + \frac12 \mathbb E\left[(z - \mu_2)^\top \Sigma_2^{-1}"
-            r" (z - \mu_2)\right]",
+            # A line break of the chapter's aligned display, kept here so
+            # that the chapter shows this latex word for word.
+            r" \\ &\quad + \frac12 \mathbb E\left[(z - \mu_2)^\top"
+            r" \Sigma_2^{-1} (z - \mu_2)\right]",
             HALF * sp.log(Sigma2.det() / Sigma1.det())
             - HALF * quadratic1
             + HALF * quadratic2,
         ),
         DerivationStep(
             "the trace lemma, twice",
-            _LATEX_GENERAL_KL.replace("{dim}", "k"),
+            _LATEX_GENERAL_KL.replace("{dim}", "d"),
             kl_multivariate_gaussians_formula(mu1, Sigma1, mu2, Sigma2),
         ),
     ]

@@ -3,7 +3,7 @@ form (chapter "The ELBO").
 
 The model is :math:`p(z) = \mathcal N(0, 1)`,
 :math:`p(x \mid z) = \mathcal N(wz + b, s^2)`, and :math:`q(z) =
-\mathcal N(m, v)` a Gaussian approximate posterior. From the densities
+\mathcal N(\mu, v)` a Gaussian approximate posterior. From the densities
 alone, SymPy finds the exact posterior and the evidence
 (:func:`linear_gaussian_exact_posterior`), proves
 :math:`\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}(q \,\|\, p(z \mid x))`
@@ -55,12 +55,21 @@ def linear_gaussian_symbols() -> dict[str, sp.Symbol]:
     dict
         ``"x"``, ``"z"``, ``"w"``, ``"b"`` (real), ``"s"`` (positive: the
         decoder's standard deviation), and the parameters of a Gaussian
-        :math:`q(z) = \mathcal N(m, v)`: ``"m"`` (real) and ``"v"``
-        (positive: a variance). Substitute numbers with ``expr.subs``.
+        :math:`q(z) = \mathcal N(\mu, v)`: ``"q_mean"`` (real, printed
+        ``mu``) and ``"q_var"`` (positive: a variance, printed ``v``).
+        Substitute numbers with ``expr.subs``.
     """
-    x, z, w, b, m = sp.symbols("x z w b m", real=True)
-    s, v = sp.symbols("s v", positive=True)
-    return {"x": x, "z": z, "w": w, "b": b, "s": s, "m": m, "v": v}
+    x, z, w, b, q_mean = sp.symbols("x z w b mu", real=True)
+    s, q_var = sp.symbols("s v", positive=True)
+    return {
+        "x": x,
+        "z": z,
+        "w": w,
+        "b": b,
+        "s": s,
+        "q_mean": q_mean,
+        "q_var": q_var,
+    }
 
 
 def _log_joint() -> sp.Expr:
@@ -135,14 +144,14 @@ def linear_gaussian_log_evidence() -> sp.Expr:
 
 def linear_gaussian_elbo() -> sp.Expr:
     r"""The ELBO of the linear-Gaussian model for
-    :math:`q(z) = \mathcal N(m, v)`, from its definition.
+    :math:`q(z) = \mathcal N(\mu, v)`, from its definition.
 
     .. math::
 
         \mathrm{ELBO}(q) = \mathbb E_{q}\left[\log p(x \mid z) + \log p(z)
         - \log q(z)\right],
 
-    the expectation taken by :math:`z = m + \sqrt v\,\varepsilon` and the
+    the expectation taken by :math:`z = \mu + \sqrt v\,\varepsilon` and the
     moments of :math:`\varepsilon \sim \mathcal N(0, 1)`.
 
     Returns
@@ -151,18 +160,18 @@ def linear_gaussian_elbo() -> sp.Expr:
         In the symbols of :func:`linear_gaussian_symbols`.
     """
     sym = linear_gaussian_symbols()
-    z, m, v = sym["z"], sym["m"], sym["v"]
+    z, q_mean, q_var = sym["z"], sym["q_mean"], sym["q_var"]
     integrand = sp.expand(
-        sp.expand_log(_log_joint() - _gaussian_log_density(z, m, v))
+        sp.expand_log(_log_joint() - _gaussian_log_density(z, q_mean, q_var))
     )
-    return _gaussian_expectation(integrand, z, m, v)
+    return _gaussian_expectation(integrand, z, q_mean, q_var)
 
 
 def linear_gaussian_elbo_identity() -> Proof:
     r"""Prove :math:`\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}(q \,\|\,
     p(z \mid x))` for every Gaussian :math:`q`.
 
-    With :math:`q = \mathcal N(m, v)` for symbolic :math:`m` and :math:`v`,
+    With :math:`q = \mathcal N(\mu, v)` for symbolic :math:`\mu` and :math:`v`,
     the ELBO from :func:`linear_gaussian_elbo`, the exact posterior from
     :func:`linear_gaussian_exact_posterior`, and the KL divergence of two
     Gaussians from its closed form (proved from the integral by
@@ -177,15 +186,15 @@ def linear_gaussian_elbo_identity() -> Proof:
     sym = linear_gaussian_symbols()
     posterior = linear_gaussian_exact_posterior()
     kl = kl_univariate_gaussians_closed_form(
-        sym["m"],
-        sp.sqrt(sym["v"]),
+        sym["q_mean"],
+        sp.sqrt(sym["q_var"]),
         posterior.mean,
         sp.sqrt(posterior.variance),
     )
     return prove_equal(
         linear_gaussian_log_evidence(),
         linear_gaussian_elbo() + kl,
-        "log p(x) = ELBO(q) + KL(q || p(z|x)) for q = N(m, v)",
+        "log p(x) = ELBO(q) + KL(q || p(z|x)) for q = N(mu, v)",
     )
 
 
@@ -197,17 +206,17 @@ class ElboGap:
     Attributes
     ----------
     gap : sympy.Expr
-        :math:`\log p(x) - \mathrm{ELBO}(q)` as a function of ``m`` and
+        :math:`\log p(x) - \mathrm{ELBO}(q)` as a function of ``mu`` and
         ``v``.
     gap_is_kl : bool
         The gap equals :math:`\mathrm{KL}(q \,\|\, p(z \mid x))`.
     nonnegative : bool
         The gap is :math:`\frac12(r - 1 - \log r)
-        + \frac{(m - \mu_{post})^2}{2 v_{post}}` with
+        + \frac{(\mu - \mu_{post})^2}{2 v_{post}}` with
         :math:`r = v / v_{post} > 0`, and :math:`r - 1 - \log r \ge 0`
         (its minimum over :math:`r > 0` is 0, at :math:`r = 1`).
     zero_at_posterior : bool
-        The gap is 0 at :math:`m = \mu_{post}`, :math:`v = v_{post}`.
+        The gap is 0 at :math:`\mu = \mu_{post}`, :math:`v = v_{post}`.
     """
 
     gap: sp.Expr
@@ -225,7 +234,7 @@ class ElboGap:
         return "\n".join(
             [
                 f"log p(x) - ELBO(q) = KL(q || p(z|x)): {self.gap_is_kl}",
-                "log p(x) - ELBO(q) >= 0 for every m and v > 0: "
+                "log p(x) - ELBO(q) >= 0 for every mu and v > 0: "
                 f"{self.nonnegative}",
                 "log p(x) - ELBO(q) = 0 at the exact posterior: "
                 f"{self.zero_at_posterior}",
@@ -243,19 +252,19 @@ def linear_gaussian_elbo_gap() -> ElboGap:
         See its attributes for what is proved.
     """
     sym = linear_gaussian_symbols()
-    m, v = sym["m"], sym["v"]
+    q_mean, q_var = sym["q_mean"], sym["q_var"]
     posterior = linear_gaussian_exact_posterior()
     mean, variance = posterior.mean, posterior.variance
     gap = linear_gaussian_log_evidence() - linear_gaussian_elbo()
     kl = kl_univariate_gaussians_closed_form(
-        m, sp.sqrt(v), mean, sp.sqrt(variance)
+        q_mean, sp.sqrt(q_var), mean, sp.sqrt(variance)
     )
     gap_is_kl = _simplified_difference(gap, kl) == 0
     r = sp.Symbol("r", positive=True)
-    square = (m - mean) ** 2 / (2 * variance)
+    square = (q_mean - mean) ** 2 / (2 * variance)
     split = HALF * (r - 1 - sp.log(r)) + square
     split_is_gap = (
-        _simplified_difference(split.subs(r, v / variance), gap) == 0
+        _simplified_difference(split.subs(r, q_var / variance), gap) == 0
     )
     # r - 1 - log r: stationary only at r = 1, convex (second derivative
     # 1/r^2 > 0), and 0 there.
@@ -269,7 +278,7 @@ def linear_gaussian_elbo_gap() -> ElboGap:
     nonnegative = (
         split_is_gap and bowl_min_zero and bool(square.is_nonnegative)
     )
-    at_posterior = gap.subs({m: mean, v: variance}, simultaneous=True)
+    at_posterior = gap.subs({q_mean: mean, q_var: variance}, simultaneous=True)
     zero_at_posterior = _simplified_difference(at_posterior, 0) == 0
     return ElboGap(gap, gap_is_kl, nonnegative, zero_at_posterior)
 

@@ -46,10 +46,12 @@ def gaussian_nll_identity(n: int | None = None) -> Proof:
 
     .. math::
 
+        \begin{aligned}
         -\log\mathcal N(x; \hat x, s^2 I)
-        = -\sum_{i=1}^n \log\left(\frac{1}{\sqrt{2\pi s^2}}
-          e^{-(x_i - \hat x_i)^2 / (2 s^2)}\right)
-        = \frac{\|x - \hat x\|^2}{2 s^2} + \frac n2 \log(2\pi s^2),
+        &= -\sum_{i=1}^n \log\left(\frac{1}{\sqrt{2\pi s^2}}
+          e^{-(x_i - \hat x_i)^2 / (2 s^2)}\right) \\
+        &= \frac{\|x - \hat x\|^2}{2 s^2} + \frac n2 \log(2\pi s^2),
+        \end{aligned}
 
     with :math:`\|x - \hat x\|^2 = \sum_i (x_i - \hat x_i)^2`, a sum of
     squares with no square root (chapter "The ELBO"; erratum 8).
@@ -195,9 +197,11 @@ def bce_minimiser_and_minimum() -> BCEMinimum:
 
     .. math::
 
-        \mathrm{BCE}(t, p) = -[t\log p + (1 - t)\log(1 - p)], \quad
-        \frac{\partial \mathrm{BCE}}{\partial p} = 0 \iff p = t, \quad
+        \begin{aligned}
+        &\mathrm{BCE}(t, p) = -[t\log p + (1 - t)\log(1 - p)], \\
+        &\frac{\partial \mathrm{BCE}}{\partial p} = 0 \iff p = t, \qquad
         \mathrm{BCE}(t, t) = H(t) > 0 \text{ for } 0 < t < 1.
+        \end{aligned}
 
     So BCE is a valid loss for grey values (erratum 2), but its minimum is
     not 0 unless :math:`t \in \{0, 1\}` (chapter "The ELBO"). The
@@ -263,9 +267,11 @@ def continuous_bernoulli_normaliser_integrates_to_one() -> Proof:
 
     .. math::
 
-        C(\lambda) \int_0^1 \lambda^x (1 - \lambda)^{1 - x} dx = 1, \qquad
-        C(\lambda) = \frac{2\operatorname{artanh}(1 - 2\lambda)}
+        \begin{aligned}
+        &C(\lambda) \int_0^1 \lambda^x (1 - \lambda)^{1 - x} dx = 1, \\
+        &C(\lambda) = \frac{2\operatorname{artanh}(1 - 2\lambda)}
         {1 - 2\lambda} \;(\lambda \ne \tfrac12), \quad C(\tfrac12) = 2,
+        \end{aligned}
 
     the constant of Loaiza-Ganem & Cunningham (2019) that BCE leaves out on
     grey values (chapter "The ELBO"). The integral is done by
