@@ -16,7 +16,9 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.source`: the package's source as the chapters print it;
 - :mod:`vaecourse.sprites`: dSprites-like images on dSprites' factor grid;
 - :mod:`vaecourse.metrics`: disentanglement metrics (beta-VAE, FactorVAE,
-  MIG).
+  MIG);
+- :mod:`vaecourse.pretrained`: shipped weights, and the command that
+  remakes them.
 
 Only the light modules are imported here; import the others explicitly
 (``from vaecourse import symbolic``), so that ``import vaecourse`` does not

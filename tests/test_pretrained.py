@@ -1,0 +1,221 @@
+"""The shipped weights: they load, reproduce their record, and can be remade.
+
+Every file in ``vaecourse/weights`` is checked against its JSON record; the
+command that remakes them runs for a few steps into a temporary folder; a
+missing or corrupt file gives an error naming the file and the command.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from vaecourse import pretrained
+
+NAMES = sorted(pretrained.RECIPES)
+ROOT = Path(__file__).resolve().parents[1]
+
+# What every record must say (the shipped-weights convention).
+RECORD_KEYS = {
+    "name",
+    "command",
+    "seed",
+    "epochs",
+    "wall_time_s",
+    "machine",
+    "versions",
+    "evaluation_set",
+    "evaluation_loss",
+    "sha256",
+    "bytes",
+    "curves",
+    "final",
+}
+MACHINE_KEYS = {"platform", "cpu_count", "torch_threads", "device"}
+VERSION_KEYS = {"python", "torch", "numpy", "safetensors"}
+
+
+def check_record(result: dict, name: str) -> None:
+    assert RECORD_KEYS <= result.keys(), RECORD_KEYS - result.keys()
+    assert MACHINE_KEYS <= result["machine"].keys()
+    assert VERSION_KEYS <= result["versions"].keys()
+    assert result["command"].startswith(pretrained.command(name))
+    assert result["wall_time_s"] > 0
+    curves = result["curves"]
+    assert len(curves["train_loss"]) == len(curves["test_loss"])
+    assert len(curves["test_loss"]) == result["epochs"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Evaluate with one thread, as the records were made reproducibly."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- the shipped files ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_files_exist_are_small_and_are_safetensors(name):
+    path = pretrained.weights_dir() / f"{name}.safetensors"
+    data = path.read_bytes()
+    assert len(data) <= pretrained.MAX_BYTES
+    # safetensors: an 8-byte little-endian header length, then a JSON
+    # header. Not pickle (b"\x80") and not torch.save's zip (b"PK").
+    assert data[:2] != b"PK" and data[:1] != b"\x80"
+    header_length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + header_length])
+    assert header["__metadata__"]["name"] == name
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_record_is_complete(name):
+    result = pretrained.record(name)
+    check_record(result, name)
+    assert result["epochs"] == pretrained.RECIPES[name].epochs
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_weights_reproduce_the_recorded_evaluation_loss(name):
+    model = pretrained.load(name)
+    assert not model.training
+    loss = pretrained.evaluate(model, name)
+    assert loss == pytest.approx(
+        pretrained.record(name)["evaluation_loss"], rel=1e-5
+    )
+
+
+def test_vae_record_keeps_the_best_epoch_and_its_estimate():
+    result = pretrained.record("mnist_vae_m20")
+    test_loss = result["curves"]["test_loss"]
+    best = result["best_epoch"]
+    assert test_loss[best - 1] == min(test_loss)
+    assert result["rerun_matches_curve"]
+    assert result["final"]["test_loss"] == test_loss[best - 1]
+    iw = result["importance_weighted"]
+    assert iw["k"] == 5000
+    # log p(x) lies above the ELBO's estimate: -loss <= IW bound < 0.
+    assert -result["final"]["test_loss"] < iw["log_px_mean"] < 0
+
+
+def test_weights_are_package_data():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["vaecourse"]
+    shipped = sorted(p.name for p in pretrained.weights_dir().iterdir())
+    for file in shipped:
+        assert any(Path("weights", file).match(p) for p in patterns), file
+
+
+# --- the command ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """``train NAME --epochs 1 --iw-k 2 --out DIR``, in-process."""
+    out = tmp_path_factory.mktemp("weights")
+    name = "mnist_vae_m20"
+    args = ["train", name, "--epochs", "1", "--iw-k", "2", "--out", str(out)]
+    assert pretrained.main(args) == 0
+    return name, out
+
+
+def test_command_writes_loadable_files_with_a_complete_record(quick_run):
+    name, out = quick_run
+    result = pretrained.record(name, out)
+    check_record(result, name)
+    assert result["epochs"] == 1
+    assert result["command"].endswith("--epochs 1 --iw-k 2")
+    model = pretrained.load(name, out)
+    assert pretrained.evaluate(model, name) == pytest.approx(
+        result["evaluation_loss"], rel=1e-5
+    )
+
+
+def test_command_line_lists_the_models():
+    completed = subprocess.run(
+        [sys.executable, "-m", "vaecourse.pretrained", "list"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert [line.split(":")[0] for line in completed.stdout.splitlines()] == (
+        NAMES
+    )
+
+
+# --- errors -----------------------------------------------------------------
+
+
+def copy_files(quick_run, tmp_path) -> tuple[str, Path]:
+    name, out = quick_run
+    for suffix in (".safetensors", ".json"):
+        shutil.copy(out / f"{name}{suffix}", tmp_path)
+    return name, tmp_path
+
+
+def assert_names_file_and_command(error, path: Path, name: str) -> None:
+    message = str(error.value)
+    assert str(path) in message
+    assert pretrained.command(name) in message
+
+
+@pytest.mark.parametrize("missing", [".safetensors", ".json"])
+def test_missing_file_names_the_file_and_the_command(
+    quick_run, tmp_path, missing
+):
+    name, folder = copy_files(quick_run, tmp_path)
+    path = folder / f"{name}{missing}"
+    path.unlink()
+    with pytest.raises(pretrained.WeightsError, match="not found") as error:
+        pretrained.load(name, folder)
+    assert_names_file_and_command(error, path, name)
+
+
+def test_corrupt_weights_name_the_file_and_the_command(quick_run, tmp_path):
+    name, folder = copy_files(quick_run, tmp_path)
+    path = folder / f"{name}.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # one flipped byte in the last weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(pretrained.WeightsError, match="corrupt") as error:
+        pretrained.load(name, folder)
+    assert_names_file_and_command(error, path, name)
+
+
+def test_truncated_weights_are_not_read(quick_run, tmp_path):
+    """A file that matches its record but is no safetensors file."""
+    name, folder = copy_files(quick_run, tmp_path)
+    path = folder / f"{name}.safetensors"
+    path.write_bytes(path.read_bytes()[:1000])
+    record_path = folder / f"{name}.json"
+    result = json.loads(record_path.read_text())
+    result["sha256"] = pretrained._sha256(path)
+    record_path.write_text(json.dumps(result))
+    with pytest.raises(pretrained.WeightsError, match="safetensors") as error:
+        pretrained.load(name, folder)
+    assert_names_file_and_command(error, path, name)
+
+
+def test_corrupt_record_names_the_file_and_the_command(quick_run, tmp_path):
+    name, folder = copy_files(quick_run, tmp_path)
+    path = folder / f"{name}.json"
+    path.write_text(path.read_text()[:50])
+    with pytest.raises(pretrained.WeightsError, match="JSON") as error:
+        pretrained.record(name, folder)
+    assert_names_file_and_command(error, path, name)
+
+
+def test_unknown_name_lists_the_names():
+    with pytest.raises(KeyError, match="mnist_vae_m20"):
+        pretrained.load("no_such_model")

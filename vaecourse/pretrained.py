@@ -1,0 +1,486 @@
+r"""Weights that ship with the package, and the command that remakes them.
+
+A model that cannot train within a chapter's minute ships its weights in
+``vaecourse/weights/``, so that ``pip install`` (and Colab) gets them:
+
+- ``<name>.safetensors``: the weights, in the safetensors format (never
+  pickle, which can run code when it is loaded);
+- ``<name>.json``: the record of the run that made them: the exact command,
+  the seed, the epochs, the wall time, the machine, the library versions,
+  the loss curves, the final losses and the metrics.
+
+:data:`RECIPES` names every shipped model and says how to build it, how to
+train it and how to evaluate it. :func:`load` returns a model with its
+weights, :func:`record` its record. One command remakes any of them::
+
+    python -m vaecourse.pretrained list
+    python -m vaecourse.pretrained train NAME [--device cpu|cuda]
+        [--epochs N] [--iw-k K] [--out DIR]
+
+A missing or corrupt file raises :class:`WeightsError`, whose message names
+the file and this command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = [
+    "Recipe",
+    "RECIPES",
+    "WeightsError",
+    "weights_dir",
+    "command",
+    "load",
+    "record",
+    "evaluate",
+    "train",
+    "main",
+]
+
+#: Largest size of a shipped weights file, in bytes (5 MB).
+MAX_BYTES = 5_000_000
+
+
+class WeightsError(OSError):
+    """A shipped weights file is missing, corrupt or does not fit its model.
+
+    The message names the file and the command that remakes it.
+    """
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to build, train and evaluate one shipped model.
+
+    Attributes
+    ----------
+    description : str
+        One line: the model and its data.
+    build : callable
+        ``build()`` returns the untrained model (its weights seeded).
+    fit : callable
+        ``fit(model, epochs, device, iw_k, iw_images)`` trains the model
+        in place and returns the record's results: a dict with the loss
+        curves, the final losses and the metrics.
+    evaluate : callable
+        ``evaluate(model)`` returns the evaluation loss of a trained model
+        on the evaluation set, a float; :func:`evaluate` calls it and the
+        tests check it against the record.
+    evaluation_set : str
+        The data the evaluation loss is computed on, in words.
+    epochs : int
+        Epochs of the shipped run.
+    iw_k : int
+        Importance samples of the shipped run's log p(x) estimate.
+    iw_images : int
+        On how many evaluation images (the first ones) it is computed.
+    """
+
+    description: str
+    build: Callable[[], torch.nn.Module]
+    fit: Callable[..., dict]
+    evaluate: Callable[[torch.nn.Module], float]
+    evaluation_set: str
+    epochs: int
+    iw_k: int
+    iw_images: int
+
+
+# --- the chapter's VAE, trained long -----------------------------------------
+
+_VAE_SEED = 0
+_VAE_SETTINGS = {"batch_size": 100, "lr": 1e-3, "seed": _VAE_SEED}
+
+
+def _mnist_binarized():
+    from vaecourse import data
+
+    train_images = data.load_mnist_subset("train", binarized=True).images
+    test_images = data.load_mnist_subset("test", binarized=True).images
+    return train_images, test_images
+
+
+def _build_vae():
+    from vaecourse.models import VAE
+    from vaecourse.train import set_seed
+
+    set_seed(_VAE_SEED)  # the initial weights
+    return VAE(input_dim=784, hidden_dim=400, latent_dim=20)
+
+
+def _evaluate_vae(model) -> float:
+    from vaecourse.train import evaluate_vae
+
+    _, test_images = _mnist_binarized()
+    device = next(model.parameters()).device
+    return evaluate_vae(model, test_images.to(device), seed=0).loss.item()
+
+
+def _fit_vae(
+    model, epochs: int, device: str, iw_k: int, iw_images: int
+) -> dict:
+    """Train ``epochs`` epochs, then again up to the best test epoch.
+
+    Training is deterministic, so the second run stops with the weights
+    the first had at its best epoch: early stopping without a copy of
+    every epoch's weights.
+    """
+    from vaecourse.train import importance_weighted_log_px, train_vae
+
+    train_images, test_images = _mnist_binarized()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    curves = train_vae(
+        model,
+        train_images,
+        test_images,
+        epochs=epochs,
+        device=device,
+        **_VAE_SETTINGS,
+    )
+    best = int(np.argmin(curves.test_loss)) + 1
+    model.load_state_dict(initial)
+    rerun = train_vae(
+        model,
+        train_images,
+        test_images,
+        epochs=best,
+        device=device,
+        **_VAE_SETTINGS,
+    )
+    model.eval()
+    generator = torch.Generator(device=device).manual_seed(_VAE_SEED)
+    log_px = importance_weighted_log_px(
+        model,
+        test_images[:iw_images],
+        k=iw_k,
+        generator=generator,
+        batch_size=1,
+    )
+    return {
+        "curves": curves.columns(),
+        "best_epoch": best,
+        "rerun_matches_curve": (
+            rerun.test_loss[-1] == curves.test_loss[best - 1]
+        ),
+        "final": {
+            "train_loss": rerun.train_loss[-1],
+            "test_loss": rerun.test_loss[-1],
+            "test_reconstruction": rerun.test_reconstruction[-1],
+            "test_kl": rerun.test_kl[-1],
+        },
+        "importance_weighted": {
+            "k": iw_k,
+            "images": iw_images,
+            "log_px_mean": log_px.double().mean().item(),
+            "log_px_std_error": (
+                log_px.double().std() / len(log_px) ** 0.5
+            ).item(),
+        },
+    }
+
+
+#: The shipped models, by name.
+RECIPES: dict[str, Recipe] = {
+    "mnist_vae_m20": Recipe(
+        description=(
+            "784-400-20 VAE, Bernoulli decoder, binarized MNIST subset "
+            "(4,000 training images), Adam lr 1e-3, batch 100, best test "
+            "epoch of 100"
+        ),
+        build=_build_vae,
+        fit=_fit_vae,
+        evaluate=_evaluate_vae,
+        evaluation_set=(
+            "the 1,000 held-out images of vaecourse.data.load_mnist_subset"
+            "('test', binarized=True), drawn from MNIST's training set; "
+            "negative ELBO with one z per image, evaluate_vae(seed=0)"
+        ),
+        epochs=100,
+        iw_k=5000,
+        iw_images=500,
+    ),
+}
+
+
+# --- files ------------------------------------------------------------------
+
+
+def weights_dir() -> Path:
+    """The folder of the shipped files, ``vaecourse/weights``."""
+    return Path(str(resources.files("vaecourse") / "weights"))
+
+
+def command(name: str) -> str:
+    """The command that remakes the shipped files of ``name``."""
+    return f"python -m vaecourse.pretrained train {name}"
+
+
+def _recipe(name: str) -> Recipe:
+    if name not in RECIPES:
+        raise KeyError(
+            f"no shipped model named {name!r}; the names are "
+            + ", ".join(map(repr, RECIPES))
+        )
+    return RECIPES[name]
+
+
+def _paths(name: str, directory: str | Path | None) -> tuple[Path, Path]:
+    folder = weights_dir() if directory is None else Path(directory)
+    return folder / f"{name}.safetensors", folder / f"{name}.json"
+
+
+def _fail(path: Path, name: str, problem: str) -> WeightsError:
+    return WeightsError(
+        f"{path}: {problem}; remake it with `{command(name)}` "
+        f"(add --out {path.parent} to write it there)"
+    )
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def record(name: str, directory: str | Path | None = None) -> dict:
+    """The JSON record of the run that made the weights of ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES`.
+    directory : str or pathlib.Path, optional
+        Where the files are; the package's ``weights`` folder by default.
+
+    Returns
+    -------
+    dict
+        The command, seed, epochs, wall time, machine, library versions,
+        curves, final losses and metrics.
+
+    Raises
+    ------
+    WeightsError
+        If the file is missing or is not a JSON object.
+    """
+    _recipe(name)
+    _, path = _paths(name, directory)
+    if not path.is_file():
+        raise _fail(path, name, "file not found")
+    try:
+        result = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _fail(path, name, f"not a valid JSON record ({error})") from None
+    if not isinstance(result, dict):
+        raise _fail(path, name, "not a JSON object")
+    return result
+
+
+def load(
+    name: str,
+    directory: str | Path | None = None,
+    device: str | torch.device = "cpu",
+) -> torch.nn.Module:
+    """The shipped model ``name``, with its weights, in eval mode.
+
+    The weights are read with safetensors (no pickle) and checked against
+    the SHA-256 of the record.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES`.
+    directory : str or pathlib.Path, optional
+        Where the files are; the package's ``weights`` folder by default.
+    device : str or torch.device, default "cpu"
+        Where to put the weights.
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Raises
+    ------
+    WeightsError
+        If the weights or the record are missing, corrupt, or do not fit
+        the model; the message names the file and the command that
+        remakes it.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    recipe = _recipe(name)
+    path, _ = _paths(name, directory)
+    if not path.is_file():
+        raise _fail(path, name, "file not found")
+    expected = record(name, directory).get("sha256")
+    if _sha256(path) != expected:
+        raise _fail(
+            path, name, "corrupt: its SHA-256 differs from the record's"
+        )
+    try:
+        state = load_file(path, device=str(device))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise _fail(path, name, f"not a safetensors file ({error})") from None
+    model = recipe.build().to(device)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        raise _fail(path, name, f"does not fit the model ({error})") from None
+    return model.eval()
+
+
+def evaluate(model: torch.nn.Module, name: str) -> float:
+    """The evaluation loss of ``model`` as the record of ``name`` gives it."""
+    with torch.no_grad():
+        return _recipe(name).evaluate(model)
+
+
+# --- the command -------------------------------------------------------------
+
+
+def _machine(device: str) -> dict:
+    machine = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if device.startswith("cuda"):
+        machine["gpu"] = torch.cuda.get_device_name(device)
+    return machine
+
+
+def _versions() -> dict:
+    import safetensors
+
+    import vaecourse
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "safetensors": safetensors.__version__,
+        "vaecourse": vaecourse.__version__,
+    }
+
+
+def train(
+    name: str,
+    *,
+    device: str = "cpu",
+    epochs: int | None = None,
+    iw_k: int | None = None,
+    out: str | Path | None = None,
+) -> dict:
+    """Train the model ``name`` and write its weights and record.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`RECIPES`.
+    device : str, default "cpu"
+        Where to train ("cpu" or "cuda").
+    epochs, iw_k : int, optional
+        Override the recipe's (for a quick run).
+    out : str or pathlib.Path, optional
+        Folder to write to; the package's ``weights`` folder by default.
+
+    Returns
+    -------
+    dict
+        The record written beside the weights.
+    """
+    from safetensors.torch import save_file
+
+    recipe = _recipe(name)
+    epochs = recipe.epochs if epochs is None else epochs
+    iw_k = recipe.iw_k if iw_k is None else iw_k
+    path, record_path = _paths(name, out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [command(name), f"--device {device}"]
+    if epochs != recipe.epochs:
+        argv.append(f"--epochs {epochs}")
+    if iw_k != recipe.iw_k:
+        argv.append(f"--iw-k {iw_k}")
+    start = time.perf_counter()
+    model = recipe.build()
+    results = recipe.fit(model, epochs, device, iw_k, recipe.iw_images)
+    model = model.to("cpu").eval()
+    wall = time.perf_counter() - start
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, path, metadata={"name": name, "format": "pt"})
+    size = path.stat().st_size
+    if size > MAX_BYTES:
+        path.unlink()
+        raise ValueError(f"{path} would be {size} bytes, over {MAX_BYTES}")
+    result = {
+        "name": name,
+        "description": recipe.description,
+        "command": " ".join(argv),
+        "seed": _VAE_SEED,
+        "epochs": epochs,
+        "wall_time_s": round(wall, 1),
+        "machine": _machine(device),
+        "versions": _versions(),
+        "evaluation_set": recipe.evaluation_set,
+        "evaluation_loss": evaluate(model, name),
+        "sha256": _sha256(path),
+        "bytes": size,
+        **results,
+    }
+    record_path.write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: ``list`` or ``train NAME [options]``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m vaecourse.pretrained",
+        description="List or remake the weights that ship with vaecourse.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("list", help="the shipped models")
+    run = sub.add_parser("train", help="train a model, write its files")
+    run.add_argument("name", choices=sorted(RECIPES))
+    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    run.add_argument("--epochs", type=int, default=None)
+    run.add_argument("--iw-k", type=int, default=None)
+    run.add_argument("--out", default=None, help="folder (default: package)")
+    args = parser.parse_args(argv)
+    if args.action == "list":
+        for name, recipe in RECIPES.items():
+            print(f"{name}: {recipe.description}")
+        return 0
+    # One thread: the same sums in the same order on every run (and, on a
+    # busy machine, no threads waiting for each other).
+    torch.set_num_threads(1)
+    result = train(
+        args.name,
+        device=args.device,
+        epochs=args.epochs,
+        iw_k=args.iw_k,
+        out=args.out,
+    )
+    print(
+        f"wrote {args.name}: evaluation loss "
+        f"{result['evaluation_loss']:.2f}, {result['wall_time_s']} s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
