@@ -856,3 +856,220 @@ def test_the_progress_bar_is_shown_only_when_asked(capsys):
     assert capsys.readouterr().err == ""
     train_vae(tiny_vae(), data, epochs=2, batch_size=16, progress=True)
     assert "epochs: 100%" in capsys.readouterr().err
+
+
+# --- train_vae is a plain PyTorch loop ---------------------------------------
+
+
+def plain_pytorch_loop(model, train, test, *, epochs, batch_size, lr, seed):
+    """The loop of train_vae written out with nothing but PyTorch."""
+    F = torch.nn.functional
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    shuffle = torch.Generator().manual_seed(seed)
+    noise = torch.Generator().manual_seed(seed)
+
+    def negative_elbo(x, generator):
+        logits, mu, logvar = model(x, generator)
+        reconstruction = F.binary_cross_entropy_with_logits(
+            logits, x, reduction="none"
+        ).sum(1)
+        kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=1)
+        return reconstruction.mean() + kl.mean()
+
+    train_losses, test_losses = [], []
+    for _ in range(epochs):
+        model.train()
+        total = 0.0
+        order = torch.randperm(len(train), generator=shuffle)
+        for start in range(0, len(train), batch_size):
+            x = train[order[start : start + batch_size]]
+            loss = negative_elbo(x, noise)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += len(x) * loss.item()
+        train_losses.append(total / len(train))
+        model.eval()
+        test_noise = torch.Generator().manual_seed(seed + 1_000_003)
+        with torch.no_grad():
+            total = sum(
+                len(x) * negative_elbo(x, test_noise).item()
+                for x in test.split(500)
+            )
+        test_losses.append(total / len(test))
+    return train_losses, test_losses
+
+
+def test_train_vae_is_exactly_a_plain_pytorch_loop():
+    # Same seeds, same numbers: == on floats, not approx.
+    data = prototypes_data(n=600)
+    train_data, test_data = data[:520], data[520:]
+    settings = dict(epochs=3, batch_size=48, lr=1e-2, seed=4)
+    history = train_vae(tiny_vae(), train_data, test_data, **settings)
+    plain_model = tiny_vae()
+    train_losses, test_losses = plain_pytorch_loop(
+        plain_model, train_data, test_data, **settings
+    )
+    assert history.train_loss == train_losses
+    assert history.test_loss == test_losses
+    trained = tiny_vae()
+    train_vae(trained, train_data, test_data, **settings)
+    assert torch.equal(parameters(trained), parameters(plain_model))
+
+
+def test_eval_every_skips_test_passes_but_not_the_last():
+    data = prototypes_data()
+    every = train_vae(
+        tiny_vae(), data[:64], data[64:], epochs=5, batch_size=16, eval_every=2
+    )
+    full = train_vae(tiny_vae(), data[:64], data[64:], epochs=5, batch_size=16)
+    assert every.train_loss == full.train_loss
+    for name in ("test_loss", "test_reconstruction", "test_kl"):
+        got, want = getattr(every, name), getattr(full, name)
+        assert [math.isnan(v) for v in got] == [
+            True,
+            False,
+            True,
+            False,
+            False,
+        ]
+        assert [got[i] for i in (1, 3, 4)] == [want[i] for i in (1, 3, 4)]
+    with pytest.raises(ValueError, match="eval_every must be at least 1"):
+        train_vae(tiny_vae(), data, epochs=1, eval_every=0)
+
+
+def test_the_fused_gradient_check_sees_nan_and_inf_anywhere():
+    model = tiny_vae()
+    x = prototypes_data(n=8)
+    model.loss(x).loss.backward()
+    assert train._gradients_are_finite(model)
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        for parameter in model.parameters():
+            saved = parameter.grad[0].clone()
+            parameter.grad.view(-1)[-1] = bad
+            assert not train._gradients_are_finite(model)
+            parameter.grad.view(-1)[-1] = saved.view(-1)[-1]
+            assert train._gradients_are_finite(model)
+    # large but finite gradients are not mistaken for overflow
+    for parameter in model.parameters():
+        parameter.grad.fill_(3e38)
+    assert train._gradients_are_finite(model)
+
+
+# --- the importance-weighted estimator in blocks -----------------------------
+
+
+def all_at_once_estimate(model, x, k, seed):
+    """Burda et al.'s estimator with every sample drawn and decoded at once."""
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        std = torch.exp(0.5 * logvar)
+        eps = torch.randn(
+            (k, *mu.shape),
+            generator=torch.Generator().manual_seed(seed),
+            dtype=mu.dtype,
+        )
+        z = mu + std * eps
+        logits = model.decode(z.reshape(-1, mu.shape[1]))
+        log_px_z = Independent(
+            Bernoulli(logits=logits.reshape(k, *x.shape)), 1
+        ).log_prob(x)
+        prior = Independent(Normal(torch.zeros_like(mu), 1.0), 1)
+        log_w = (
+            log_px_z
+            + prior.log_prob(z)
+            - Independent(Normal(mu, std), 1).log_prob(z)
+        )
+        return torch.logsumexp(log_w, 0) - math.log(k)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("k", [1, 7, 50, 333])
+def test_blocks_give_the_all_at_once_estimate(k, dtype):
+    model = tiny_vae().to(dtype)
+    x = prototypes_data(n=13).to(dtype)
+    expected = all_at_once_estimate(model, x, k, seed=k)
+    tolerance = 1e-10 if dtype == torch.float64 else 2e-5
+    for block in (1, 13, 40, 10_000):  # 1 sample per block ... all at once
+        estimate = importance_weighted_log_px(
+            model,
+            x,
+            k=k,
+            generator=torch.Generator().manual_seed(k),
+            batch_size=13,
+            samples_per_block=block,
+        )
+        assert estimate.dtype == dtype
+        torch.testing.assert_close(
+            estimate, expected, rtol=tolerance, atol=tolerance
+        )
+
+
+def test_blocks_draw_the_same_numbers_as_one_call():
+    # Every block but the last holds a multiple of 16 numbers.
+    for k, per_sample, samples in [(50, 26, 3), (333, 40, 7), (9, 1, 2)]:
+        blocks = train._sample_blocks(k, per_sample, samples)
+        assert sum(blocks) == k and max(blocks) <= max(samples, 16) + 16
+        g = torch.Generator().manual_seed(0)
+        whole = torch.randn((k, per_sample), generator=g)
+        g = torch.Generator().manual_seed(0)
+        parts = torch.cat(
+            [torch.randn((n, per_sample), generator=g) for n in blocks]
+        )
+        assert torch.equal(parts, whole)
+
+
+def test_the_largest_decoded_block_does_not_grow_with_k():
+    # The bound on memory: at most samples_per_block images decoded at once.
+    model = tiny_vae()
+    sizes = []
+    model.decoder.register_forward_pre_hook(
+        lambda module, args: sizes.append(len(args[0]))
+    )
+    x = prototypes_data(n=20)
+    for k in (50, 5_000):
+        sizes.clear()
+        importance_weighted_log_px(
+            model, x, k=k, batch_size=10, samples_per_block=1_000
+        )
+        assert sum(sizes) == 20 * k
+        assert max(sizes) == min(10 * k, 1_000)
+
+
+def test_peak_memory_does_not_grow_with_k():
+    # In a fresh process, k = 4,000 samples of 10 images in blocks of 1,000
+    # decoded images: the peak resident memory (VmHWM, reset just before)
+    # grows by under 80 MB. All at once, the decoder's output alone would
+    # be 40,000 x 784 floats, 125 MB, and the estimate needs several such.
+    import os
+    import subprocess
+    import sys
+
+    if not os.access("/proc/self/clear_refs", os.W_OK):
+        pytest.skip("needs Linux's /proc/self/clear_refs to reset the peak")
+    script = """
+import torch
+from vaecourse.models import VAE
+from vaecourse.train import importance_weighted_log_px
+def status(key):
+    for line in open("/proc/self/status"):
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+torch.manual_seed(0)
+model = VAE(784, None, 20)
+x = (torch.rand(10, 784) > 0.5).float()
+importance_weighted_log_px(model, x, k=2)
+open("/proc/self/clear_refs", "w").write("5")
+before = status("VmRSS")
+importance_weighted_log_px(model, x, k=4000, samples_per_block=1000)
+print(status("VmHWM") - before)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    growth = int(out.stdout.split()[-1])
+    assert growth < 80e6, f"peak memory grew by {growth / 1e6:.0f} MB"

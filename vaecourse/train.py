@@ -221,7 +221,9 @@ def _set_up(
     device = torch.device(device)
     model.to(device)
     shuffle = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # foreach: one fused update for all parameters, the same numbers as
+    # the default loop over them (tested); fused=True would change digits.
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     return train_images, test_images, device, shuffle, optimizer
 
 
@@ -251,29 +253,52 @@ def _elbo_step(
     score :math:`-\log p(x \mid z) + \beta\,\mathrm{KL}`. ``None`` when the
     encoder or the decoder returned NaN or an infinity, which the loss
     functions refuse.
+
+    The loss functions test their inputs anyway: their ``ValueError`` is
+    the one finiteness test of a step, and only then are the encoder's and
+    the decoder's outputs looked at.
     """
     output, mu, logvar = model(x, generator)
-    if not _is_finite(mu, logvar, output):
-        return None
-    return negative_elbo(
-        x,
-        output,
-        mu,
-        logvar,
-        likelihood=model.likelihood,
-        beta=beta,
-        variance=model.decoder_variance,
-    )
+    try:
+        return negative_elbo(
+            x,
+            output,
+            mu,
+            logvar,
+            likelihood=model.likelihood,
+            beta=beta,
+            variance=model.decoder_variance,
+        )
+    except ValueError:
+        if not _is_finite(mu, logvar, output):
+            return None
+        raise
 
 
 def _is_finite(*values: torch.Tensor) -> bool:
-    return all(bool(torch.isfinite(value).all()) for value in values)
+    """Whether every value is finite, in one check (one synchronisation)."""
+    if len(values) == 1:
+        return bool(torch.isfinite(values[0]).all())
+    flags = torch.stack([torch.isfinite(value).all() for value in values])
+    return bool(flags.all())
 
 
 def _gradients_are_finite(model: torch.nn.Module) -> bool:
-    return _is_finite(
-        *(p.grad for p in model.parameters() if p.grad is not None)
-    )
+    """One fused check of every gradient, exact where it raises a doubt.
+
+    ``torch._foreach_norm`` takes the 2-norm of every gradient in one call
+    and one ``isfinite`` tests them all: a NaN or an infinity anywhere makes
+    its norm NaN or infinite. Only then is each gradient tested alone, since
+    a norm can also overflow for finite gradients (beyond about 1e19 in
+    float32); which parameter is at fault is worked out by
+    :func:`_diagnose_divergence`.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return True
+    if bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()):
+        return True
+    return all(bool(torch.isfinite(grad).all()) for grad in grads)
 
 
 def _diagnose_divergence(
@@ -413,6 +438,7 @@ def train_vae(
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
+    eval_every: int = 1,
 ) -> History:
     r"""Train a VAE with Adam on the negative ELBO.
 
@@ -426,9 +452,27 @@ def train_vae(
         + \beta\, \mathrm{KL}\left(q(z \mid x_b) \,\|\,
                                  \mathcal N(0, I)\right)\right].
 
-    The test loss is evaluated after each epoch with :func:`evaluate_vae`, on
-    sampled :math:`z` (not :math:`z = \mu`), with the same fixed noise every
-    epoch.
+    The test loss is evaluated after each epoch (or every ``eval_every``
+    epochs) with :func:`evaluate_vae`, on sampled :math:`z` (not
+    :math:`z = \mu`), with the same fixed noise every time.
+
+    What is seeded, exactly (so that a plain PyTorch loop reproduces the
+    numbers bit for bit on the CPU):
+
+    - ``shuffle = torch.Generator().manual_seed(seed)``; each epoch visits
+      the examples in the order ``torch.randperm(N, generator=shuffle)``,
+      cut into consecutive batches of ``batch_size`` (the last one smaller);
+    - ``noise = torch.Generator(device).manual_seed(seed)`` draws
+      :math:`\epsilon` of every step, through ``model(x, noise)``;
+    - the optimizer is ``torch.optim.Adam(model.parameters(), lr=lr)``
+      (run with ``foreach=True``, which gives the same numbers), and each
+      step is ``zero_grad``, ``loss.backward()``, ``step``;
+    - the test pass is ``evaluate_vae(model, test_images, beta=beta,
+      seed=seed + 1_000_003)``: batches of 500 in order, in eval mode.
+
+    Each step's loss is tested for finiteness in one check, and all
+    gradients together in one fused check; only when a check fails is the
+    culprit (term, parameter) looked for.
 
     Parameters
     ----------
@@ -452,6 +496,9 @@ def train_vae(
     progress : bool, default False
         Show a tqdm progress bar over epochs (keep it off in notebooks whose
         outputs are compared).
+    eval_every : int, default 1
+        Evaluate on ``test_images`` every ``eval_every`` epochs and after
+        the last; the ``test_*`` lists hold NaN for the epochs skipped.
 
     Returns
     -------
@@ -470,6 +517,7 @@ def train_vae(
             "use train_autoencoder for autoencoders"
         )
     beta = check_real("beta", beta, minimum=0.0)
+    eval_every = check_int("eval_every", eval_every, minimum=1)
     train_images, test_images, device, shuffle, optimizer = _set_up(
         model,
         train_images,
@@ -492,7 +540,13 @@ def train_vae(
         for batch, index in enumerate(batches, start=1):
             x = train_images[index].to(device)
             terms = _elbo_step(model, x, beta, noise)
-            if terms is None or not _is_finite(*terms):
+            # (loss, reconstruction, kl) of the batch, tested in one check
+            values = (
+                None
+                if terms is None
+                else torch.stack([t.detach() for t in terms])
+            )
+            if values is None or not _is_finite(values):
                 named = None if terms is None else terms._asdict()
                 raise _diagnose_divergence(model, x, named, epoch, batch)
             optimizer.zero_grad()
@@ -502,20 +556,23 @@ def train_vae(
                     model, x, terms._asdict(), epoch, batch
                 )
             optimizer.step()
-            totals += len(index) * torch.tensor(
-                [t.item() for t in terms], dtype=torch.float64
-            )
+            totals += len(index) * values.to("cpu", torch.float64)
         mean = (totals / len(train_images)).tolist()
         history.train_loss.append(mean[0])
         history.train_reconstruction.append(mean[1])
         history.train_kl.append(mean[2])
-        if test_images is not None:
+        if test_images is None:
+            continue
+        if epoch % eval_every == 0 or epoch == epochs:
             test = evaluate_vae(
                 model, test_images, beta=beta, seed=seed + _TEST_SEED_OFFSET
             )
-            history.test_loss.append(test.loss.item())
-            history.test_reconstruction.append(test.reconstruction.item())
-            history.test_kl.append(test.kl.item())
+            test_values = [t.item() for t in test]
+        else:
+            test_values = [math.nan] * 3
+        history.test_loss.append(test_values[0])
+        history.test_reconstruction.append(test_values[1])
+        history.test_kl.append(test_values[2])
     model.eval()
     return history
 
@@ -682,6 +739,27 @@ def _log_normal(
     ).sum(-1)
 
 
+def _sample_blocks(k: int, per_sample: int, samples: int) -> list[int]:
+    """Split k draws into blocks of at most about ``samples`` draws.
+
+    ``per_sample`` numbers are drawn per z. Every block but the last holds
+    a multiple of 16 numbers: PyTorch's CPU ``randn`` fills 16 at a time,
+    so the blocks then draw exactly the numbers one call for all k would
+    (the last block never holds fewer than 16).
+    """
+    unit = 16 // math.gcd(16, per_sample)
+    size = max(unit, samples // unit * unit)
+    blocks = []
+    left = k
+    while left > 0:
+        n = min(size, left)
+        if 0 < (left - n) * per_sample < 16:
+            n = left  # a tail under 16 numbers joins this block
+        blocks.append(n)
+        left -= n
+    return blocks
+
+
 def importance_weighted_log_px(
     model: VAE,
     x: torch.Tensor,
@@ -689,6 +767,7 @@ def importance_weighted_log_px(
     generator: torch.Generator | None = None,
     *,
     batch_size: int = 100,
+    samples_per_block: int = 10_000,
 ) -> torch.Tensor:
     r"""Importance-weighted estimate of :math:`\log p(x)`, per example.
 
@@ -698,15 +777,28 @@ def importance_weighted_log_px(
 
     .. math::
 
-        \hat{\mathcal L}_k(x) = \log \frac1k \sum_{j=1}^{k}
-            \frac{p(x \mid z_j)\, p(z_j)}{q(z_j \mid x)}
-        = \operatorname{logsumexp}_j\left[\log p(x \mid z_j) + \log p(z_j)
-            - \log q(z_j \mid x)\right] - \log k .
+        \begin{aligned}
+        \hat{\mathcal L}_k(x)
+        &= \log \frac1k \sum_{j=1}^{k}
+            \frac{p(x \mid z_j)\, p(z_j)}{q(z_j \mid x)} \\
+        &= \operatorname{logsumexp}_j \bigl[\log p(x \mid z_j)
+            + \log p(z_j) \\
+        &\qquad - \log q(z_j \mid x)\bigr] - \log k .
+        \end{aligned}
 
     Its expectation is a lower bound on :math:`\log p(x)` that increases with
     :math:`k` and tends to :math:`\log p(x)` as :math:`k \to \infty`; for
     :math:`k = 1` its expectation is the ELBO. It is the usual way to report a
     VAE's test log-likelihood (chapter "Training a VAE end to end").
+
+    Memory is bounded whatever :math:`k`: the :math:`k` samples of a batch
+    are decoded in blocks of about ``samples_per_block`` decoded images
+    (examples times samples), combined by a running log-sum-exp, so the
+    largest tensors hold ``samples_per_block * input_dim`` numbers (31 MB
+    in float32 for the default and 784 pixels). The draws are those of one
+    call ``torch.randn((k, batch, latent_dim), generator=generator)`` per
+    batch, so the result equals the all-at-once estimator up to rounding,
+    and exactly when ``k * batch_size <= samples_per_block``.
 
     Parameters
     ----------
@@ -714,13 +806,16 @@ def importance_weighted_log_px(
         A trained VAE; evaluated in eval mode, and left in the mode it was in.
     x : torch.Tensor
         Shape ``(batch, input_dim)`` or ``(batch, ...)``, at least one example.
+        Checked once.
     k : int, default 50
         Number of importance samples per example.
     generator : torch.Generator, optional
         Source of the samples.
     batch_size : int, default 100
-        Examples processed at once (memory grows as
-        ``k * batch_size * input_dim``).
+        Examples encoded at once.
+    samples_per_block : int, default 10000
+        Images decoded at once (examples times samples), at least
+        ``batch_size``; the bound on memory.
 
     Returns
     -------
@@ -733,6 +828,9 @@ def importance_weighted_log_px(
         )
     k = check_int("k", k, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
+    samples_per_block = check_int(
+        "samples_per_block", samples_per_block, minimum=1
+    )
     generator = check_generator(generator)
     x = _check_images("x", x, model, unit_interval=False)
     device = next(model.parameters()).device
@@ -743,30 +841,48 @@ def importance_weighted_log_px(
         with torch.no_grad():
             for xb in x.split(batch_size):
                 xb = xb.to(device)
-                mu, logvar = model.encode(xb)
-                eps = torch.randn(
-                    (k, *mu.shape),
-                    generator=generator,
-                    dtype=mu.dtype,
-                    device=device,
-                )
-                z = mu + torch.exp(0.5 * logvar) * eps  # (k, b, m)
-                output = model.decoder(z.reshape(-1, model.latent_dim))
-                log_px_given_z = log_likelihood(
-                    model, xb.repeat(k, 1), output
-                ).reshape(k, -1)
-                zeros = torch.zeros_like(z)
-                log_weights = (
-                    log_px_given_z
-                    + _log_normal(z, zeros, zeros)
-                    - _log_normal(z, mu, logvar)
-                )
                 results.append(
-                    torch.logsumexp(log_weights, dim=0) - math.log(k)
+                    _iw_batch(model, xb, k, generator, samples_per_block)
                 )
     finally:
         model.train(was_training)
     return torch.cat(results)
+
+
+def _iw_batch(
+    model: VAE,
+    xb: torch.Tensor,
+    k: int,
+    generator: torch.Generator | None,
+    samples_per_block: int,
+) -> torch.Tensor:
+    """The estimate for one batch: blocks of k, a running log-sum-exp."""
+    mu, logvar = model.encode(xb)
+    std = torch.exp(0.5 * logvar)
+    b, m = mu.shape
+    running = None  # logsumexp of the log-weights seen so far, (b,)
+    blocks = _sample_blocks(k, b * m, max(samples_per_block // b, 1))
+    for size in blocks:
+        eps = torch.randn(
+            (size, b, m), generator=generator, dtype=mu.dtype, device=mu.device
+        )
+        z = mu + std * eps  # (size, b, m)
+        output = model.decoder(z.reshape(-1, m))
+        # x is not repeated k times: only within a block (bounded).
+        targets = xb.expand(size, *xb.shape).reshape(size * b, -1)
+        log_px_given_z = log_likelihood(model, targets, output).reshape(
+            size, b
+        )
+        zeros = torch.zeros_like(z)
+        log_weights = (
+            log_px_given_z
+            + _log_normal(z, zeros, zeros)
+            - _log_normal(z, mu, logvar)
+        )
+        if running is not None:
+            log_weights = torch.cat([running.unsqueeze(0), log_weights])
+        running = torch.logsumexp(log_weights, dim=0)
+    return running - math.log(k)
 
 
 def active_units(
