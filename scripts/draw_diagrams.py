@@ -119,7 +119,7 @@ def autoencoder_bottleneck() -> Path:
     ax.text(
         2.75,
         2.0,
-        "encoder\n$z = e(x)$",
+        "encoder\n$z = f(x)$",
         ha="center",
         va="center",
         color="white",
@@ -128,7 +128,7 @@ def autoencoder_bottleneck() -> Path:
     ax.text(
         7.25,
         2.0,
-        "decoder\n" + r"$\hat x = d(z)$",
+        "decoder\n" + r"$\hat x = g(z)$",
         ha="center",
         va="center",
         color="white",
@@ -137,8 +137,7 @@ def autoencoder_bottleneck() -> Path:
     ax.text(
         5.0,
         0.05,
-        r"trained to make $\hat x$ close to $x$: "
-        r"minimise $\|x - \hat x\|_2^2$",
+        r"trained to make $\hat x$ close to $x$ (a reconstruction loss)",
         ha="center",
         fontsize=10,
     )
