@@ -51,6 +51,7 @@ __all__ = [
     "DSpritesFile",
 ]
 
+#: The factors, in dSprites' order (the last varies fastest).
 FACTOR_NAMES: tuple[str, ...] = (
     "colour",
     "shape",
@@ -59,6 +60,7 @@ FACTOR_NAMES: tuple[str, ...] = (
     "position_x",
     "position_y",
 )
+#: The number of values of each factor.
 FACTOR_SIZES: tuple[int, ...] = (1, 3, 6, 40, 32, 32)
 #: The value of each factor at each of its indices, as in dSprites'
 #: ``latents_values`` (shape is stored as 1, 2, 3).
@@ -70,7 +72,9 @@ FACTOR_VALUES: tuple[np.ndarray, ...] = (
     np.linspace(0.0, 1.0, 32),
     np.linspace(0.0, 1.0, 32),
 )
-N_IMAGES = math.prod(FACTOR_SIZES)  # 737,280
+#: The number of images of the grid, 737,280.
+N_IMAGES = math.prod(FACTOR_SIZES)
+#: Images are ``IMAGE_SIZE`` x ``IMAGE_SIZE`` pixels.
 IMAGE_SIZE = 64
 # Index of a factor vector = its dot product with these strides (dSprites'
 # [737280, 245760, 40960, 1024, 32, 1]): the last factor varies fastest.
