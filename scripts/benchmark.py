@@ -91,7 +91,7 @@ def examples_epoch(model, train, test, seed):
 
 def bare_epoch(model, train, test, seed):
     """train_vae's computation with no checks: the checks' share."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     shuffle = torch.Generator().manual_seed(seed)
     noise = torch.Generator().manual_seed(seed)
 
@@ -231,7 +231,7 @@ def conv_images_per_second(
     model = ConvVAE(size, channels_last=channels_last)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     x = (torch.rand(64, 1, size, size) > 0.8).float()
     generator = torch.Generator().manual_seed(0)
 
