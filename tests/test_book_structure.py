@@ -134,6 +134,28 @@ def execution_problems(path: Path) -> list[str]:
     return problems
 
 
+# reStructuredText markup that a docstring would leak into a printed output.
+RST_MARKUP = re.compile(r":(math|func|class|meth|mod):`|``")
+
+
+def markup_problems(path: Path) -> list[str]:
+    """Printed outputs read as text: no reStructuredText from docstrings."""
+    problems = []
+    cells = nbformat.read(path, as_version=4).cells
+    for index, cell in enumerate(cells):
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + output.get("data", {}).get(
+                "text/plain", ""
+            )
+            found = RST_MARKUP.search(text)
+            if found:
+                problems.append(
+                    f"{path.name}, cell {index}: an output prints "
+                    f"reStructuredText markup {found.group(0)!r}"
+                )
+    return problems
+
+
 def assert_none(problems: list[str]) -> None:
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
@@ -163,6 +185,24 @@ def test_chapter_opens_with_its_title_then_the_setup_cell(path):
 @pytest.mark.parametrize("path", notebooks(), ids=lambda path: path.name)
 def test_chapter_is_stored_executed_top_to_bottom(path):
     assert_none(execution_problems(path))
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda path: path.name)
+def test_no_output_prints_restructuredtext(path):
+    assert_none(markup_problems(path))
+
+
+def test_the_markup_check_finds_a_docstring_in_an_output(tmp_path):
+    cell = nbformat.v4.new_code_cell("help(f)")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", text="Returns :math:`x`.\n")
+    ]
+    path = tmp_path / "leak.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
+    assert markup_problems(path) == [
+        "leak.ipynb, cell 0: an output prints reStructuredText markup "
+        "':math:`'"
+    ]
 
 
 # ------------------------------------------------ the checks find problems
