@@ -26,7 +26,6 @@ RECORD_KEYS = {
     "name",
     "command",
     "seed",
-    "epochs",
     "wall_time_s",
     "machine",
     "versions",
@@ -47,9 +46,16 @@ def check_record(result: dict, name: str) -> None:
     assert VERSION_KEYS <= result["versions"].keys()
     assert result["command"].startswith(pretrained.command(name))
     assert result["wall_time_s"] > 0
+    recipe = pretrained.RECIPES[name]
+    assert result["seed"] == recipe.seed
     curves = result["curves"]
-    assert len(curves["train_loss"]) == len(curves["test_loss"])
-    assert len(curves["test_loss"]) == result["epochs"]
+    if recipe.unit == "epochs":  # one point per epoch
+        assert len(curves["train_loss"]) == len(curves["test_loss"])
+        assert len(curves["test_loss"]) == result["epochs"]
+    else:  # one point per log_every steps, the last at the last step
+        assert curves["step"][-1] == result["steps"]
+        assert len(curves["step"]) == len(curves["objective"])
+        assert result["final"]["evaluation_loss"] == result["evaluation_loss"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -81,7 +87,8 @@ def test_shipped_files_exist_are_small_and_are_safetensors(name):
 def test_shipped_record_is_complete(name):
     result = pretrained.record(name)
     check_record(result, name)
-    assert result["epochs"] == pretrained.RECIPES[name].epochs
+    recipe = pretrained.RECIPES[name]
+    assert result[recipe.unit] == recipe.length
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -139,6 +146,33 @@ def test_command_writes_loadable_files_with_a_complete_record(quick_run):
     assert pretrained.evaluate(model, name) == pytest.approx(
         result["evaluation_loss"], rel=1e-5
     )
+
+
+def test_sprites_command_counts_steps_and_records_the_metrics(tmp_path):
+    name = "sprites_capacity"
+    args = ["train", name, "--steps", "3", "--out", str(tmp_path)]
+    assert pretrained.main(args) == 0
+    result = pretrained.record(name, tmp_path)
+    check_record(result, name)
+    assert result["steps"] == 3
+    assert result["command"].endswith("--steps 3")
+    assert result["objective"]["capacity"]["c_max"] == 25.0
+    assert set(result["metrics"]) >= {"beta_vae_metric", "mig", "sizes"}
+    assert len(result["final"]["kl_per_unit"]) == 10
+    model = pretrained.load(name, tmp_path)
+    assert pretrained.evaluate(model, name) == pytest.approx(
+        result["evaluation_loss"], rel=1e-5
+    )
+
+
+@pytest.mark.parametrize(
+    "name, option",
+    [("mnist_vae_m20", "--steps"), ("sprites_beta1", "--epochs")],
+)
+def test_command_refuses_the_other_unit(name, option, tmp_path):
+    args = ["train", name, option, "2", "--out", str(tmp_path)]
+    with pytest.raises(ValueError, match="counts"):
+        pretrained.main(args)
 
 
 def test_command_line_lists_the_models():

@@ -17,6 +17,7 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.sprites`: dSprites-like images on dSprites' factor grid;
 - :mod:`vaecourse.metrics`: disentanglement metrics (beta-VAE, FactorVAE,
   MIG);
+- :mod:`vaecourse.beta_vae`: beta-VAEs on the sprites: data, step, loop;
 - :mod:`vaecourse.pretrained`: shipped weights, and the command that
   remakes them.
 

@@ -15,7 +15,7 @@ weights, :func:`record` its record. One command remakes any of them::
 
     python -m vaecourse.pretrained list
     python -m vaecourse.pretrained train NAME [--device cpu|cuda]
-        [--epochs N] [--iw-k K] [--out DIR]
+        [--epochs N | --steps N] [--iw-k K] [--out DIR]
 
 A missing or corrupt file raises :class:`WeightsError`, whose message names
 the file and this command.
@@ -73,19 +73,24 @@ class Recipe:
     build : callable
         ``build()`` returns the untrained model (its weights seeded).
     fit : callable
-        ``fit(model, epochs, device, iw_k, iw_images)`` trains the model
-        in place and returns the record's results: a dict with the loss
-        curves, the final losses and the metrics.
+        ``fit(model, length, device, iw_k, iw_images)`` trains the model
+        in place for ``length`` epochs or steps and returns the record's
+        results: a dict with the loss curves, the final losses and the
+        metrics.
     evaluate : callable
         ``evaluate(model)`` returns the evaluation loss of a trained model
         on the evaluation set, a float; :func:`evaluate` calls it and the
         tests check it against the record.
     evaluation_set : str
         The data the evaluation loss is computed on, in words.
-    epochs : int
-        Epochs of the shipped run.
+    length : int
+        Epochs or steps of the shipped run.
+    unit : {"epochs", "steps"}
+        What ``length`` counts.
+    seed : int
+        The seed of the initial weights and of the training.
     iw_k : int
-        Importance samples of the shipped run's log p(x) estimate.
+        Importance samples of the shipped run's log p(x) estimate (0: none).
     iw_images : int
         On how many evaluation images (the first ones) it is computed.
     """
@@ -95,9 +100,11 @@ class Recipe:
     fit: Callable[..., dict]
     evaluate: Callable[[torch.nn.Module], float]
     evaluation_set: str
-    epochs: int
-    iw_k: int
-    iw_images: int
+    length: int
+    unit: str = "epochs"
+    seed: int = 0
+    iw_k: int = 0
+    iw_images: int = 0
 
 
 # --- the chapter's VAE, trained long -----------------------------------------
@@ -193,6 +200,99 @@ def _fit_vae(
     }
 
 
+# --- chapter 9's beta-VAEs on the sprites -----------------------------------
+
+_SPRITES_SEED = 0
+_SPRITES_STEPS = 15_000
+_SPRITES_SETTINGS = {"batch_size": 64, "lr": 5e-4, "log_every": 250}
+_SPRITES_EVALUATION_SET = (
+    "vaecourse.beta_vae.evaluation_classes(): 2,000 sprites drawn uniformly "
+    "from the grid (seed 1,000,003), 32x32; negative ELBO (beta = 1) with "
+    "one z per image, evaluate_beta_vae(seed=0)"
+)
+_SPRITES_MODELS = [
+    (
+        "sprites_beta1",
+        "ConvVAE(32), 10 latents, beta = 1 (a plain VAE) on 32x32 sprites, "
+        "15,000 steps of 64, Adam lr 5e-4",
+        {"beta": 1.0},
+    ),
+    (
+        "sprites_beta4",
+        "ConvVAE(32), 10 latents, beta = 4 on 32x32 sprites, 15,000 steps "
+        "of 64, Adam lr 5e-4",
+        {"beta": 4.0},
+    ),
+    (
+        "sprites_capacity",
+        "ConvVAE(32), 10 latents, capacity objective (C from 0 to 25 nats "
+        "over 10,000 steps, gamma 1000) on 32x32 sprites, 15,000 steps of "
+        "64, Adam lr 5e-4",
+        {"capacity": (25.0, 10_000, 1000.0)},
+    ),
+]
+
+
+def _build_sprites_vae():
+    from vaecourse.beta_vae import IMAGE_SIZE
+    from vaecourse.models import ConvVAE
+    from vaecourse.train import set_seed
+
+    set_seed(_SPRITES_SEED)  # the initial weights: the same for all three
+    return ConvVAE(image_size=IMAGE_SIZE, latent_dim=10)
+
+
+def _evaluate_sprites_vae(model) -> float:
+    from vaecourse.beta_vae import evaluate_beta_vae
+
+    return evaluate_beta_vae(model, seed=0).loss.item()
+
+
+def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
+    """The ``fit`` of a sprites recipe: the beta or capacity objective."""
+
+    def fit(model, steps: int, device: str, iw_k: int, iw_images: int):
+        from vaecourse import beta_vae
+
+        schedule = None if capacity is None else beta_vae.Capacity(*capacity)
+        curves = beta_vae.train_beta_vae(
+            model,
+            steps=steps,
+            beta=beta,
+            capacity=schedule,
+            seed=_SPRITES_SEED,
+            device=device,
+            **_SPRITES_SETTINGS,
+        )
+        model.eval()
+        terms = beta_vae.evaluate_beta_vae(model, seed=0)
+        # A shortened run (a test, a trial) scores at the chapter's sizes.
+        sizes = (
+            beta_vae.RECORD_METRIC_SIZES
+            if steps == _SPRITES_STEPS
+            else beta_vae.CHAPTER_METRIC_SIZES
+        )
+        scores = beta_vae.disentanglement_scores(model.cpu(), sizes)
+        return {
+            "objective": (
+                {"beta": beta}
+                if schedule is None
+                else {"capacity": schedule._asdict()}
+            ),
+            "settings": _SPRITES_SETTINGS,
+            "curves": curves.columns(),
+            "final": {
+                "evaluation_loss": terms.loss.item(),
+                "evaluation_reconstruction": terms.reconstruction.item(),
+                "evaluation_kl": terms.kl.item(),
+                "kl_per_unit": beta_vae.kl_per_unit(model).tolist(),
+            },
+            "metrics": {"sizes": sizes, "seed": 0, **scores},
+        }
+
+    return fit
+
+
 #: The shipped models, by name.
 RECIPES: dict[str, Recipe] = {
     "mnist_vae_m20": Recipe(
@@ -209,10 +309,25 @@ RECIPES: dict[str, Recipe] = {
             "('test', binarized=True), drawn from MNIST's training set; "
             "negative ELBO with one z per image, evaluate_vae(seed=0)"
         ),
-        epochs=100,
+        length=100,
+        unit="epochs",
+        seed=_VAE_SEED,
         iw_k=5000,
         iw_images=500,
     ),
+    **{
+        name: Recipe(
+            description=description,
+            build=_build_sprites_vae,
+            fit=_sprites_fit(**settings),
+            evaluate=_evaluate_sprites_vae,
+            evaluation_set=_SPRITES_EVALUATION_SET,
+            length=_SPRITES_STEPS,
+            unit="steps",
+            seed=_SPRITES_SEED,
+        )
+        for name, description, settings in _SPRITES_MODELS
+    },
 }
 
 
@@ -383,6 +498,7 @@ def train(
     *,
     device: str = "cpu",
     epochs: int | None = None,
+    steps: int | None = None,
     iw_k: int | None = None,
     out: str | Path | None = None,
 ) -> dict:
@@ -394,8 +510,9 @@ def train(
         A key of :data:`RECIPES`.
     device : str, default "cpu"
         Where to train ("cpu" or "cuda").
-    epochs, iw_k : int, optional
-        Override the recipe's (for a quick run).
+    epochs, steps, iw_k : int, optional
+        Override the recipe's (for a quick run); ``epochs`` or ``steps``,
+        whichever the recipe counts.
     out : str or pathlib.Path, optional
         Folder to write to; the package's ``weights`` folder by default.
 
@@ -407,18 +524,22 @@ def train(
     from safetensors.torch import save_file
 
     recipe = _recipe(name)
-    epochs = recipe.epochs if epochs is None else epochs
+    other = "steps" if recipe.unit == "epochs" else "epochs"
+    if (epochs if other == "epochs" else steps) is not None:
+        raise ValueError(f"{name} counts {recipe.unit}, not {other}")
+    length = epochs if recipe.unit == "epochs" else steps
+    length = recipe.length if length is None else length
     iw_k = recipe.iw_k if iw_k is None else iw_k
     path, record_path = _paths(name, out)
     path.parent.mkdir(parents=True, exist_ok=True)
     argv = [command(name), f"--device {device}"]
-    if epochs != recipe.epochs:
-        argv.append(f"--epochs {epochs}")
+    if length != recipe.length:
+        argv.append(f"--{recipe.unit} {length}")
     if iw_k != recipe.iw_k:
         argv.append(f"--iw-k {iw_k}")
     start = time.perf_counter()
     model = recipe.build()
-    results = recipe.fit(model, epochs, device, iw_k, recipe.iw_images)
+    results = recipe.fit(model, length, device, iw_k, recipe.iw_images)
     model = model.to("cpu").eval()
     wall = time.perf_counter() - start
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -431,8 +552,8 @@ def train(
         "name": name,
         "description": recipe.description,
         "command": " ".join(argv),
-        "seed": _VAE_SEED,
-        "epochs": epochs,
+        "seed": recipe.seed,
+        recipe.unit: length,
         "wall_time_s": round(wall, 1),
         "machine": _machine(device),
         "versions": _versions(),
@@ -458,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("name", choices=sorted(RECIPES))
     run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     run.add_argument("--epochs", type=int, default=None)
+    run.add_argument("--steps", type=int, default=None)
     run.add_argument("--iw-k", type=int, default=None)
     run.add_argument("--out", default=None, help="folder (default: package)")
     args = parser.parse_args(argv)
@@ -472,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         args.name,
         device=args.device,
         epochs=args.epochs,
+        steps=args.steps,
         iw_k=args.iw_k,
         out=args.out,
     )

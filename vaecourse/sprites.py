@@ -249,19 +249,40 @@ def draw(
     ):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must lie in [0, 1], got {value}")
+    values = (scale, orientation, position_x, position_y)
+    return _draw_many(
+        np.array([_SHAPES.index(shape) + 1]),
+        *(np.array([value], dtype=float) for value in values),
+    )[0]
+
+
+def _draw_many(
+    shapes: np.ndarray,
+    scale: np.ndarray,
+    orientation: np.ndarray,
+    position_x: np.ndarray,
+    position_y: np.ndarray,
+) -> np.ndarray:
+    """:func:`draw` for arrays of checked factor values, ``(N, 64, 64)``."""
     span = IMAGE_SIZE - 2 * _MARGIN
-    centre_x = _MARGIN + position_x * span
-    centre_y = _MARGIN + position_y * span
+    centre_x = (_MARGIN + position_x * span)[:, None, None]
+    centre_y = (_MARGIN + position_y * span)[:, None, None]
     pixel = np.arange(IMAGE_SIZE) + 0.5  # pixel centres
-    dx = pixel[None, :] - centre_x
-    dy = pixel[:, None] - centre_y
-    cos, sin = math.cos(orientation), math.sin(orientation)
+    dx = pixel[None, None, :] - centre_x
+    dy = pixel[None, :, None] - centre_y
+    cos = np.cos(orientation)[:, None, None]
+    sin = np.sin(orientation)[:, None, None]
     # Rotate the pixel grid back by the orientation; y points down in an
     # image, so this turns the sprite counter-clockwise on screen.
-    size = _HALF_SIZE * scale
+    size = (_HALF_SIZE * scale)[:, None, None]
     u = (cos * dx - sin * dy) / size
     v = (sin * dx + cos * dy) / size
-    return _inside(shape, u, v).astype(np.uint8)
+    images = np.zeros((len(shapes), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    for number, shape in enumerate(_SHAPES, start=1):
+        chosen = shapes == number
+        if chosen.any():
+            images[chosen] = _inside(shape, u[chosen], v[chosen])
+    return images
 
 
 class DrawnSprites:
@@ -286,8 +307,13 @@ class DrawnSprites:
         """The images, ``(N, 64, 64)`` uint8 of 0 and 1."""
         values = self.factor_values(indices)
         images = np.zeros((len(values), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-        for i, (_, shape, *rest) in enumerate(values):
-            images[i] = draw(_SHAPES[int(shape) - 1], *rest)
+        # Blocks of images small enough for the temporaries to stay in the
+        # cache: faster than one image at a time, or all at once.
+        for start in range(0, len(values), 16):
+            block = values[start : start + 16]
+            images[start : start + 16] = _draw_many(
+                block[:, 1].astype(np.int64), *block[:, 2:].T
+            )
         return images
 
 

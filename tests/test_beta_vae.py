@@ -1,0 +1,245 @@
+"""The β-VAE's data, training step and loop on the sprites (chapter 9)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vaecourse import beta_vae, sprites
+from vaecourse.losses import capacity_schedule
+from vaecourse.models import VAE, ConvVAE
+
+
+def small_model(seed: int = 0) -> ConvVAE:
+    torch.manual_seed(seed)
+    return ConvVAE(image_size=beta_vae.IMAGE_SIZE, latent_dim=10)
+
+
+CLASSES = sprites.sample_factors(12, seed=5)
+
+# --- the data ---------------------------------------------------------------
+
+
+def test_sprite_images_are_the_2x2_block_means_of_the_drawn_sprites():
+    images = beta_vae.sprite_images(CLASSES)
+    assert images.shape == (12, 32 * 32) and images.dtype == torch.float32
+    drawn = sprites.DrawnSprites().images(sprites.factors_to_index(CLASSES))
+    full = torch.from_numpy(drawn).float()[:, None]
+    pooled = F.avg_pool2d(full, kernel_size=2).reshape(12, -1)
+    torch.testing.assert_close(images, pooled, rtol=0, atol=0)
+    # Every pixel is a count of lit sub-pixels over 4.
+    assert set((images * 4).unique().tolist()) <= {0.0, 1.0, 2.0, 3.0, 4.0}
+
+
+def test_evaluation_set_is_fixed_and_on_the_grid():
+    classes = beta_vae.evaluation_classes()
+    assert classes.shape == (beta_vae.EVALUATION_SIZE, 6)
+    np.testing.assert_array_equal(classes, beta_vae.evaluation_classes())
+    assert (classes < np.array(sprites.FACTOR_SIZES)).all()
+    # Uniform on the grid: each shape near a third of the images.
+    counts = np.bincount(classes[:, 1], minlength=3)
+    assert (np.abs(counts / len(classes) - 1 / 3) < 0.05).all()
+
+
+# --- one step ---------------------------------------------------------------
+
+
+def gradients_of_one_step(beta=1.0, capacity=None, gamma=1000.0):
+    """The gradient of one step's objective (SGD with lr 0 keeps weights)."""
+    model = small_model()
+    x = beta_vae.sprite_images(CLASSES)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    generator = torch.Generator().manual_seed(3)
+    objective, terms = beta_vae.beta_vae_step(
+        model,
+        optimizer,
+        x,
+        beta=beta,
+        capacity=capacity,
+        gamma=gamma,
+        generator=generator,
+    )
+    grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+    return objective, terms, grads
+
+
+def test_step_objective_is_reconstruction_plus_beta_kl():
+    objective, terms, _ = gradients_of_one_step(beta=4.0)
+    # The same draw, computed from the model's own loss.
+    model = small_model()
+    generator = torch.Generator().manual_seed(3)
+    reference = model.loss(
+        beta_vae.sprite_images(CLASSES), generator=generator
+    )
+    torch.testing.assert_close(terms.reconstruction, reference.reconstruction)
+    torch.testing.assert_close(terms.kl, reference.kl)
+    torch.testing.assert_close(
+        objective, reference.reconstruction + 4.0 * reference.kl
+    )
+
+
+def test_step_gradient_is_linear_in_beta():
+    """grad(β) = grad(reconstruction) + β grad(KL), for the same draw."""
+    _, _, g0 = gradients_of_one_step(beta=0.0)
+    _, _, g1 = gradients_of_one_step(beta=1.0)
+    _, _, g4 = gradients_of_one_step(beta=4.0)
+    torch.testing.assert_close(g4, g0 + 4.0 * (g1 - g0), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("capacity, sign", [(0.0, 1.0), (1e6, -1.0)])
+def test_capacity_step_pushes_the_kl_towards_the_capacity(capacity, sign):
+    """Above C the KL's weight is +γ, below it -γ."""
+    _, _, g0 = gradients_of_one_step(beta=0.0)
+    _, _, g1 = gradients_of_one_step(beta=1.0)
+    objective, terms, g = gradients_of_one_step(capacity=capacity, gamma=7.0)
+    torch.testing.assert_close(
+        g, g0 + sign * 7.0 * (g1 - g0), rtol=1e-4, atol=1e-4
+    )
+    torch.testing.assert_close(
+        objective, terms.reconstruction + 7.0 * (terms.kl - capacity).abs()
+    )
+
+
+def test_step_changes_the_weights():
+    model = small_model()
+    before = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    beta_vae.beta_vae_step(
+        model, optimizer, beta_vae.sprite_images(CLASSES), beta=4.0
+    )
+    after = list(model.parameters())
+    assert all(
+        not torch.equal(a, b) for a, b in zip(after, before, strict=True)
+    )
+
+
+# --- the loop ---------------------------------------------------------------
+
+
+def test_training_is_deterministic_and_logs_every_block():
+    runs = []
+    for _ in range(2):
+        model = small_model()
+        curves = beta_vae.train_beta_vae(
+            model, steps=5, beta=4.0, seed=2, log_every=2
+        )
+        runs.append((model, curves))
+    (m1, c1), (m2, c2) = runs
+    assert c1.step == [2, 4, 5]
+    assert c1.columns() == c2.columns()
+    for p, q in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(p, q)
+    # Each point averages its block: the objective is rec + 4 KL there too.
+    np.testing.assert_allclose(
+        c1.objective,
+        np.array(c1.reconstruction) + 4.0 * np.array(c1.kl),
+        rtol=1e-6,
+    )
+
+
+def test_training_logs_the_capacity_schedule():
+    schedule = beta_vae.Capacity(c_max=10.0, anneal_steps=4, gamma=100.0)
+    curves = beta_vae.train_beta_vae(
+        small_model(), steps=6, capacity=schedule, log_every=1
+    )
+    expected = [capacity_schedule(s - 1, 10.0, 4) for s in curves.step]
+    assert curves.capacity == expected
+    assert curves.capacity[-1] == 10.0
+
+
+def test_seed_changes_the_batches():
+    a = beta_vae.train_beta_vae(small_model(), steps=2, seed=0, log_every=1)
+    b = beta_vae.train_beta_vae(small_model(), steps=2, seed=1, log_every=1)
+    assert a.reconstruction != b.reconstruction
+
+
+def test_training_stops_with_a_named_error_when_the_objective_is_nan():
+    from vaecourse.train import TrainingDiverged
+
+    model = small_model()
+    with torch.no_grad():
+        model.logvar_head.bias.fill_(1e4)  # exp(logvar) overflows
+    with pytest.raises(
+        TrainingDiverged, match="batch 1: .*logits contains NaN"
+    ):
+        beta_vae.train_beta_vae(model, steps=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"model": VAE(1024, 8, 2)}, TypeError, "ConvVAE with image_size=32"),
+        ({"model": ConvVAE(64)}, TypeError, "image_size=32"),
+        ({"steps": 0}, ValueError, "steps"),
+        ({"beta": -1.0}, ValueError, "beta"),
+        ({"capacity": (25.0, 10, 1.0)}, TypeError, "Capacity"),
+        ({"batch_size": 0}, ValueError, "batch_size"),
+        ({"lr": 0.0}, ValueError, "lr"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_bad_training_arguments_are_named(kwargs, error, message):
+    arguments = {"model": small_model(), "steps": 1, **kwargs}
+    model = arguments.pop("model")
+    with pytest.raises(error, match=message):
+        beta_vae.train_beta_vae(model, **arguments)
+
+
+# --- evaluation and the representation ---------------------------------------
+
+
+def test_kl_per_unit_matches_torch_distributions_and_sums_to_the_kl():
+    model = small_model().eval()
+    per_unit = beta_vae.kl_per_unit(model, CLASSES)
+    with torch.no_grad():
+        mu, logvar = model.encode(beta_vae.sprite_images(CLASSES))
+    q = torch.distributions.Normal(mu.double(), (0.5 * logvar.double()).exp())
+    p = torch.distributions.Normal(0.0, 1.0)
+    reference = torch.distributions.kl_divergence(q, p).mean(0)
+    np.testing.assert_allclose(
+        per_unit, reference.numpy(), rtol=1e-4, atol=1e-7
+    )
+    terms = beta_vae.evaluate_beta_vae(model, CLASSES)
+    assert per_unit.sum() == pytest.approx(terms.kl.item(), rel=1e-5)
+
+
+def test_evaluation_is_the_one_sample_negative_elbo():
+    from vaecourse.train import evaluate_vae
+
+    model = small_model().eval()
+    terms = beta_vae.evaluate_beta_vae(model, CLASSES, seed=4)
+    reference = evaluate_vae(model, beta_vae.sprite_images(CLASSES), seed=4)
+    assert terms.loss.item() == reference.loss.item()
+    assert terms.loss.item() == pytest.approx(
+        terms.reconstruction.item() + terms.kl.item()
+    )
+
+
+def test_representation_is_the_encoder_mean_of_the_five_factors():
+    model = small_model().eval()
+    factors = CLASSES[:, 1:]  # without the colour
+    codes = beta_vae.encoder_representation(model, batch_size=5)(factors)
+    with torch.no_grad():
+        mu, _ = model.encode(beta_vae.sprite_images(CLASSES))
+    assert codes.shape == (12, 10) and codes.dtype == np.float64
+    np.testing.assert_allclose(codes, mu.double().numpy(), rtol=1e-5)
+
+
+def test_disentanglement_scores_are_fractions_and_reproducible():
+    tiny = {
+        "beta_vae": {"batch_size": 4, "n_train": 20, "n_eval": 10},
+        "factor_vae": {
+            "batch_size": 4,
+            "n_train": 20,
+            "n_eval": 10,
+            "n_variance": 50,
+        },
+        "mig": {"n_points": 60},
+    }
+    model = small_model().eval()
+    first = beta_vae.disentanglement_scores(model, tiny, seed=1)
+    assert set(first) == {"beta_vae_metric", "factor_vae_metric", "mig"}
+    assert all(0.0 <= v <= 1.0 for v in first.values())
+    assert first == beta_vae.disentanglement_scores(model, tiny, seed=1)
