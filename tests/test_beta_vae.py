@@ -238,8 +238,12 @@ def test_disentanglement_scores_are_fractions_and_reproducible():
         },
         "mig": {"n_points": 60},
     }
-    model = small_model().eval()
-    first = beta_vae.disentanglement_scores(model, tiny, seed=1)
-    assert set(first) == {"beta_vae_metric", "factor_vae_metric", "mig"}
-    assert all(0.0 <= v <= 1.0 for v in first.values())
-    assert first == beta_vae.disentanglement_scores(model, tiny, seed=1)
+    models = {"a": small_model(0).eval(), "b": small_model(1).eval()}
+    first = beta_vae.disentanglement_scores(models, tiny, seed=1)
+    assert set(first) == {"a", "b"}
+    assert set(first["a"]) == {"beta_vae_metric", "factor_vae_metric", "mig"}
+    assert all(0.0 <= v <= 1.0 for v in first["a"].values())
+    assert first == beta_vae.disentanglement_scores(models, tiny, seed=1)
+    # Scored together or alone, a model gets the same numbers.
+    alone = beta_vae.disentanglement_scores({"b": models["b"]}, tiny, seed=1)
+    assert alone["b"] == first["b"]

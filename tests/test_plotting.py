@@ -217,6 +217,28 @@ def test_latent_traversal_changes_one_coordinate_per_row():
     ]
 
 
+def test_latent_traversal_draws_into_given_axes_side_by_side():
+    fig, axes = plt.subplots(1, 2)
+    for ax, latent_dim in zip(axes, (2, 3), strict=True):
+        model = small_vae(latent_dim=latent_dim)
+        returned = latent_traversal(
+            model, torch.zeros(latent_dim), [1], [0.0, 1.0], (3, 4), ax=ax
+        )
+        assert returned is fig
+        with torch.no_grad():
+            codes = torch.zeros(2, latent_dim)
+            codes[1, 1] = 1.0
+            expected = torch.sigmoid(model.decode(codes))
+        np.testing.assert_allclose(
+            ax.images[0].get_array(),
+            make_grid(expected, (3, 4), 2),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+    assert len(fig.axes) == 2
+    plt.close(fig)
+
+
 # --- loss curves -------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ MODULES = [
     "models",
     "train",
     "plotting",
+    "metrics",
 ]
 
 
@@ -108,6 +109,26 @@ WRONG_VARIANTS = [
         "score_function_gradient",
         lambda *args: gradients.pathwise_gradient(*args),
         "f times score",
+    ),
+    (
+        "beta_vae_feature",
+        lambda a, b: torch.as_tensor(((a - b) ** 2).mean(0)),
+        "by hand",
+    ),
+    (
+        "beta_vae_feature",
+        lambda a, b: torch.as_tensor(abs(a - b).sum(0)),
+        "by hand",
+    ),
+    (
+        "capacity_objective",
+        lambda t, c, g: t.reconstruction + g * (t.kl - c),
+        "below C",
+    ),
+    (
+        "capacity_objective",
+        lambda t, c, g: t.reconstruction + t.kl + g * (t.kl - c).abs(),
+        "gamma = 1000",
     ),
 ]
 

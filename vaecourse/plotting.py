@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from vaecourse._validation import check_generator, check_int
@@ -410,6 +411,7 @@ def latent_traversal(
     dims: Sequence[int],
     values: Sequence[float] | torch.Tensor,
     image_shape: tuple[int, int],
+    ax: Axes | None = None,
 ) -> Figure:
     """Vary one latent coordinate at a time from a code ``z`` and decode.
 
@@ -428,11 +430,15 @@ def latent_traversal(
         Values given to the coordinate, one column each.
     image_shape : tuple of int
         ``(H, W)``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw (to put several models side by side); a new figure
+        by default.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes showing ``make_grid`` of ``len(dims) * len(values)`` images.
+        The figure of the axes showing ``make_grid`` of
+        ``len(dims) * len(values)`` images.
     """
     latent_dim = getattr(model, "latent_dim", None)
     if not isinstance(z, torch.Tensor):
@@ -458,9 +464,12 @@ def latent_traversal(
     images = _decode_mean(model, codes)
     height, width = _check_image_shape(image_shape)
     grid = make_grid(images, (height, width), len(steps))
-    fig, ax = plt.subplots(
-        figsize=(0.6 * len(steps) + 1.0, 0.6 * len(dims) + 0.8)
-    )
+    if ax is None:
+        fig, ax = plt.subplots(
+            figsize=(0.6 * len(steps) + 1.0, 0.6 * len(dims) + 0.8)
+        )
+    else:
+        fig = ax.figure
     _show_grid(ax, grid)
     ax.set_xticks(
         [1 + j * (width + 1) + width / 2 for j in range(len(steps))],

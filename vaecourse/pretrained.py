@@ -272,7 +272,8 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
             if steps == _SPRITES_STEPS
             else beta_vae.CHAPTER_METRIC_SIZES
         )
-        scores = beta_vae.disentanglement_scores(model.cpu(), sizes)
+        scores = beta_vae.disentanglement_scores({"model": model.cpu()}, sizes)
+        scores = scores["model"]
         return {
             "objective": (
                 {"beta": beta}

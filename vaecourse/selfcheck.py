@@ -697,3 +697,85 @@ def _converges_to_log_px(candidate: Candidate) -> None:
         "k = 20000 against the exact log p(x)",
         tol=0.05,
     )
+
+
+# --- beta-VAE: the beta-VAE metric's feature and the capacity objective -----
+
+
+@reference_check("beta_vae_feature")
+def _mean_absolute_difference_by_hand(candidate: Candidate) -> None:
+    import numpy as np
+
+    codes_1 = np.array([[0.0, 1.0], [2.0, 3.0]])
+    codes_2 = np.array([[1.0, 1.0], [0.0, 5.0]])
+    # |differences| = [[1, 0], [2, 2]]; their mean over the 2 pairs:
+    _assert_close(
+        torch.as_tensor(np.asarray(candidate(codes_1, codes_2))),
+        torch.tensor([1.5, 1.0], dtype=torch.float64),
+        "mean over pairs of |r(x1) - r(x2)|, by hand",
+    )
+
+
+@reference_check("beta_vae_feature")
+def _zero_for_units_equal_within_pairs(candidate: Candidate) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    codes_1 = rng.normal(size=(64, 5))
+    codes_2 = rng.normal(size=(64, 5))
+    codes_2[:, 2] = codes_1[:, 2]  # the unit that encodes the shared factor
+    feature = torch.as_tensor(np.asarray(candidate(codes_1, codes_2)))
+    _assert_close(
+        feature[2:3],
+        torch.zeros(1, dtype=torch.float64),
+        "a unit equal within every pair has feature 0",
+    )
+    if not (feature[[0, 1, 3, 4]] > 0.5).all():
+        raise AssertionError(
+            "units that differ within pairs must have a large feature "
+            f"(about 2 / sqrt(pi) = 1.13 here), got {_rounded(feature)}"
+        )
+
+
+@reference_check("capacity_objective")
+def _reconstruction_plus_gamma_times_distance_to_c(
+    candidate: Candidate,
+) -> None:
+    from vaecourse.losses import ELBOTerms
+
+    for kl, capacity, expected in ((3.0, 5.0, 2100.0), (8.0, 5.0, 3100.0)):
+        terms = ELBOTerms(
+            loss=torch.tensor(100.0 + kl, dtype=torch.float64),
+            reconstruction=torch.tensor(100.0, dtype=torch.float64),
+            kl=torch.tensor(kl, dtype=torch.float64),
+        )
+        _assert_close(
+            torch.as_tensor(candidate(terms, capacity, 1000.0)),
+            torch.tensor(expected, dtype=torch.float64),
+            f"100 + 1000 |{kl} - {capacity}| (reconstruction 100, KL {kl}, "
+            f"C = {capacity}, gamma = 1000)",
+        )
+
+
+@reference_check("capacity_objective")
+def _gradient_on_the_kl_is_plus_or_minus_gamma(candidate: Candidate) -> None:
+    from vaecourse.losses import ELBOTerms
+
+    for kl_value, sign in ((2.0, -1.0), (9.0, 1.0)):
+        kl = torch.tensor(kl_value, dtype=torch.float64, requires_grad=True)
+        reconstruction = torch.tensor(
+            50.0, dtype=torch.float64, requires_grad=True
+        )
+        terms = ELBOTerms(reconstruction + kl, reconstruction, kl)
+        candidate(terms, 5.0, 10.0).backward()
+        _assert_close(
+            kl.grad.reshape(1),
+            torch.tensor([sign * 10.0], dtype=torch.float64),
+            f"d loss / d KL at KL = {kl_value}, C = 5, gamma = 10 "
+            f"({'above' if sign > 0 else 'below'} C)",
+        )
+        _assert_close(
+            reconstruction.grad.reshape(1),
+            torch.ones(1, dtype=torch.float64),
+            "d loss / d reconstruction",
+        )
