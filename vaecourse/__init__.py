@@ -18,6 +18,8 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.metrics`: disentanglement metrics (beta-VAE, FactorVAE,
   MIG);
 - :mod:`vaecourse.beta_vae`: beta-VAEs on the sprites: data, step, loop;
+- :mod:`vaecourse.vq`: the VQ-VAE, its codebook and a PixelCNN prior;
+- :mod:`vaecourse.darla`: DARLA's beta-VAE_DAE and transfer probes;
 - :mod:`vaecourse.pretrained`: shipped weights, and the command that
   remakes them.
 

@@ -24,6 +24,7 @@ the file and this command.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import os
@@ -73,14 +74,18 @@ class Recipe:
     build : callable
         ``build()`` returns the untrained model (its weights seeded).
     fit : callable
-        ``fit(model, length, device, iw_k, iw_images)`` trains the model
-        in place for ``length`` epochs or steps and returns the record's
-        results: a dict with the loss curves, the final losses and the
-        metrics.
+        ``fit(model, length, device, iw_k, iw_images, directory=folder)``
+        trains the model in place for ``length`` epochs or steps and
+        returns the record's results: a dict with the loss curves, the
+        final losses and the metrics. ``directory`` is where the files are
+        written, and where a model that needs another shipped model (the
+        β-VAE_DAE needs its DAE) finds it.
     evaluate : callable
-        ``evaluate(model)`` returns the evaluation loss of a trained model
-        on the evaluation set, a float; :func:`evaluate` calls it and the
-        tests check it against the record.
+        ``evaluate(model, directory)`` returns the evaluation loss of a
+        trained model on the evaluation set, a float; :func:`evaluate`
+        calls it and the tests check it against the record. ``directory``
+        is where to find another shipped model it needs (the prior needs
+        its VQ-VAE).
     evaluation_set : str
         The data the evaluation loss is computed on, in words.
     length : int
@@ -129,7 +134,7 @@ def _build_vae():
     return VAE(input_dim=784, hidden_dim=400, latent_dim=20)
 
 
-def _evaluate_vae(model) -> float:
+def _evaluate_vae(model, directory=None) -> float:
     from vaecourse.train import evaluate_vae
 
     _, test_images = _mnist_binarized()
@@ -138,7 +143,7 @@ def _evaluate_vae(model) -> float:
 
 
 def _fit_vae(
-    model, epochs: int, device: str, iw_k: int, iw_images: int
+    model, epochs: int, device: str, iw_k: int, iw_images: int, **_
 ) -> dict:
     """Train ``epochs`` epochs, then again up to the best test epoch.
 
@@ -242,7 +247,7 @@ def _build_sprites_vae():
     return ConvVAE(image_size=IMAGE_SIZE, latent_dim=10)
 
 
-def _evaluate_sprites_vae(model) -> float:
+def _evaluate_sprites_vae(model, directory=None) -> float:
     from vaecourse.beta_vae import evaluate_beta_vae
 
     return evaluate_beta_vae(model, seed=0).loss.item()
@@ -251,7 +256,7 @@ def _evaluate_sprites_vae(model) -> float:
 def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
     """The ``fit`` of a sprites recipe: the beta or capacity objective."""
 
-    def fit(model, steps: int, device: str, iw_k: int, iw_images: int):
+    def fit(model, steps: int, device: str, iw_k: int, iw_images: int, **_):
         from vaecourse import beta_vae
 
         schedule = None if capacity is None else beta_vae.Capacity(*capacity)
@@ -294,6 +299,251 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
     return fit
 
 
+# --- chapter 11's DARLA models on coloured sprites ---------------------------
+
+_DARLA_SEED = 0
+_DARLA_EVALUATION_SIZE = 1_000
+_DARLA_EVALUATION_SEED = 3_000_017
+_DARLA_EVALUATION_SET = (
+    "1,000 source-colour sprites, vaecourse.darla.sample_sprites(1000, "
+    "'source', 3000017), 32x32 RGB"
+)
+_DARLA_DAE_SETTINGS = {"mask_fraction": 0.5, "lr": 1e-3, "batch_size": 64}
+_DARLA_VAE_SETTINGS = {"lr": 5e-4, "batch_size": 64}
+# beta of the beta-VAE_DAE: 4 times the ratio (about 1,150) of the DAE
+# distance to the Bernoulli loss of the same reconstructions, measured on
+# a beta = 4 model, so that its KL weighs about as in the beta-VAE.
+_DARLA_DAE_BETA = 4_600.0
+
+
+def _darla_images():
+    from vaecourse import darla
+
+    return darla.sample_sprites(
+        _DARLA_EVALUATION_SIZE, "source", _DARLA_EVALUATION_SEED
+    ).images
+
+
+def _build_dae():
+    from vaecourse import darla
+    from vaecourse.train import set_seed
+
+    set_seed(_DARLA_SEED)
+    return darla.DenoisingAutoencoder()
+
+
+def _fit_dae(model, steps: int, device: str, iw_k: int, iw_images: int, **_):
+    from vaecourse import darla
+
+    curves = darla.train_dae(
+        model,
+        steps=steps,
+        seed=_DARLA_SEED,
+        device=device,
+        **_DARLA_DAE_SETTINGS,
+    )
+    model.eval()
+    return {
+        "settings": _DARLA_DAE_SETTINGS,
+        "curves": curves.columns(),
+        "final": {"evaluation_loss": _evaluate_dae(model)},
+    }
+
+
+def _evaluate_dae(model, directory=None) -> float:
+    """The DAE's cross-entropy on masked evaluation images, seed 0."""
+    from vaecourse import darla
+    from vaecourse.losses import bernoulli_nll_with_logits
+
+    x = _darla_images()
+    generator = torch.Generator().manual_seed(0)
+    noisy = darla.mask_pixels(
+        x, _DARLA_DAE_SETTINGS["mask_fraction"], generator
+    )
+    with torch.no_grad():
+        return bernoulli_nll_with_logits(x, model(noisy)).mean().item()
+
+
+def _build_colour_vae():
+    from vaecourse import darla
+    from vaecourse.train import set_seed
+
+    set_seed(_DARLA_SEED)  # the same initial weights for all three
+    return darla.ColourConvVAE(latent_dim=10)
+
+
+def _evaluate_colour_vae(model, directory=None) -> float:
+    """Bernoulli negative ELBO (beta = 1) on the evaluation images."""
+    from vaecourse.train import evaluate_vae
+
+    return evaluate_vae(model, _darla_images(), seed=0).loss.item()
+
+
+def _darla_fit(objective: str, beta: float):
+    def fit(model, steps, device, iw_k, iw_images, directory=None):
+        from vaecourse import darla
+        from vaecourse.train import evaluate_vae
+
+        dae = None
+        if objective == "dae":  # J, trained first, from the same folder
+            dae = darla.freeze(load("darla_dae", directory, device=device))
+        curves = darla.train_darla_vae(
+            model,
+            objective=objective,
+            steps=steps,
+            beta=beta,
+            dae=dae,
+            seed=_DARLA_SEED,
+            device=device,
+            **_DARLA_VAE_SETTINGS,
+        )
+        model.eval().cpu()
+        terms = evaluate_vae(model, _darla_images(), seed=0)
+        return {
+            "objective": {"name": objective, "beta": beta},
+            "settings": _DARLA_VAE_SETTINGS,
+            "curves": curves.columns(),
+            "final": {
+                "evaluation_loss": terms.loss.item(),
+                "evaluation_reconstruction": terms.reconstruction.item(),
+                "evaluation_kl": terms.kl.item(),
+            },
+            "transfer": darla.transfer_scores(model),
+        }
+
+    return fit
+
+
+_DARLA_MODELS = [
+    (
+        "darla_vae_beta1",
+        "ColourConvVAE, 10 latents, beta = 1, Bernoulli loss, source-colour "
+        "sprites, 8,000 steps of 64, Adam lr 5e-4",
+        "bernoulli",
+        1.0,
+    ),
+    (
+        "darla_vae_beta4",
+        "ColourConvVAE, 10 latents, beta = 4, Bernoulli loss, source-colour "
+        "sprites, 8,000 steps of 64, Adam lr 5e-4",
+        "bernoulli",
+        4.0,
+    ),
+    (
+        "darla_vae_dae",
+        "ColourConvVAE, 10 latents, beta-VAE_DAE: squared distance in the "
+        "frozen darla_dae's output logits + 4,600 KL, source-colour sprites, "
+        "8,000 steps of 64, Adam lr 5e-4",
+        "dae",
+        _DARLA_DAE_BETA,
+    ),
+]
+
+
+# --- chapter 10's VQ-VAE and its PixelCNN prior ------------------------------
+
+_VQ_SEED = 0
+_VQ_SETTINGS = {
+    "batch_size": 64,
+    "lr": 1e-3,
+    "seed": _VQ_SEED,
+    "dead_code_threshold": 1.0,
+}
+_PRIOR_SETTINGS = {"batch_size": 64, "lr": 1e-3, "seed": _VQ_SEED}
+
+
+def _build_vqvae():
+    from vaecourse import vq
+    from vaecourse.train import set_seed
+
+    set_seed(_VQ_SEED)
+    return vq.VQVAE(64, 16, hidden=32, n_blocks=2, ema=True)
+
+
+def _evaluate_vqvae(model, directory=None) -> float:
+    """Negative ELBO with the uniform prior on the held-out digits."""
+    from vaecourse import vq
+
+    _, test_images = _mnist_binarized()
+    return vq.negative_elbo(model, test_images).mean().item()
+
+
+def _fit_vqvae(model, epochs, device, iw_k, iw_images, **_):
+    from vaecourse import vq
+
+    train_images, test_images = _mnist_binarized()
+    history = vq.train_vq_vae(
+        model,
+        train_images,
+        epochs=epochs,
+        test_images=test_images,
+        **_VQ_SETTINGS,
+    )
+    model.eval()
+    codes = model.encode_codes(test_images)
+    return {
+        "settings": _VQ_SETTINGS,
+        "curves": dataclasses.asdict(history),
+        "final": {
+            "evaluation_loss": _evaluate_vqvae(model),
+            "test_reconstruction": history.test_reconstruction[-1],
+            "test_perplexity": vq.perplexity(codes, model.num_codes).item(),
+            "test_codes_used": vq.codes_used(codes, model.num_codes),
+        },
+    }
+
+
+def _build_prior():
+    from vaecourse import vq
+    from vaecourse.train import set_seed
+
+    set_seed(_VQ_SEED + 1)
+    return vq.PixelCNNPrior(64)
+
+
+def _prior_codes(directory=None):
+    """The VQ-VAE's code grids of the training and held-out digits."""
+    train_images, test_images = _mnist_binarized()
+    model = load("mnist_vqvae", directory)
+    with torch.no_grad():
+        return model.encode_codes(train_images), model.encode_codes(
+            test_images
+        )
+
+
+def _evaluate_prior(prior, directory=None) -> float:
+    """Mean NLL of the held-out digits' code grids, nats per grid."""
+    _, test_codes = _prior_codes(directory)
+    return prior.nll(test_codes).mean().item()
+
+
+def _fit_prior(prior, epochs, device, iw_k, iw_images, directory=None):
+    from vaecourse import vq
+
+    train_codes, test_codes = _prior_codes(directory)
+    history = vq.train_prior(
+        prior,
+        train_codes,
+        epochs=epochs,
+        test_codes=test_codes,
+        **_PRIOR_SETTINGS,
+    )
+    prior.eval()
+    _, test_images = _mnist_binarized()
+    model = load("mnist_vqvae", directory)
+    return {
+        "settings": _PRIOR_SETTINGS,
+        "curves": dataclasses.asdict(history),
+        "final": {
+            "evaluation_loss": prior.nll(test_codes).mean().item(),
+            "test_negative_elbo": vq.negative_elbo(model, test_images, prior)
+            .mean()
+            .item(),
+            "test_bits_per_dim": vq.bits_per_dim(model, test_images, prior),
+        },
+    }
+
+
 #: The shipped models, by name.
 RECIPES: dict[str, Recipe] = {
     "mnist_vae_m20": Recipe(
@@ -328,6 +578,70 @@ RECIPES: dict[str, Recipe] = {
             seed=_SPRITES_SEED,
         )
         for name, description, settings in _SPRITES_MODELS
+    },
+    "mnist_vqvae": Recipe(
+        description=(
+            "VQ-VAE, 7x7 grid of K = 64 codes of dimension 16, EMA codebook, "
+            "dead codes re-seeded, binarized MNIST subset (4,000 training "
+            "images), Adam lr 1e-3, batch 64, 40 epochs"
+        ),
+        build=_build_vqvae,
+        fit=_fit_vqvae,
+        evaluate=_evaluate_vqvae,
+        evaluation_set=(
+            "the 1,000 held-out images of vaecourse.data.load_mnist_subset"
+            "('test', binarized=True); negative ELBO with a uniform prior "
+            "over the codes, vaecourse.vq.negative_elbo"
+        ),
+        length=40,
+        unit="epochs",
+        seed=_VQ_SEED,
+    ),
+    "mnist_vqvae_prior": Recipe(
+        description=(
+            "PixelCNN prior over mnist_vqvae's 7x7 code grids (3 blocks, 64 "
+            "channels), Adam lr 1e-3, batch 64, 12 epochs"
+        ),
+        build=_build_prior,
+        fit=_fit_prior,
+        evaluate=_evaluate_prior,
+        evaluation_set=(
+            "the code grids of mnist_vqvae for the 1,000 held-out images; "
+            "mean negative log-likelihood per grid, in nats"
+        ),
+        length=12,
+        unit="epochs",
+        seed=_VQ_SEED + 1,
+    ),
+    "darla_dae": Recipe(
+        description=(
+            "DenoisingAutoencoder J: half the pixels masked to 0, Bernoulli "
+            "loss on the clean image, source-colour sprites, 6,000 steps of "
+            "64, Adam lr 1e-3"
+        ),
+        build=_build_dae,
+        fit=_fit_dae,
+        evaluate=_evaluate_dae,
+        evaluation_set=_DARLA_EVALUATION_SET
+        + "; cross-entropy of the clean images given masked copies "
+        "(mask seed 0)",
+        length=6_000,
+        unit="steps",
+        seed=_DARLA_SEED,
+    ),
+    **{
+        name: Recipe(
+            description=description,
+            build=_build_colour_vae,
+            fit=_darla_fit(objective, beta),
+            evaluate=_evaluate_colour_vae,
+            evaluation_set=_DARLA_EVALUATION_SET
+            + "; Bernoulli negative ELBO (beta = 1), one z per image, seed 0",
+            length=8_000,
+            unit="steps",
+            seed=_DARLA_SEED,
+        )
+        for name, description, objective, beta in _DARLA_MODELS
     },
 }
 
@@ -458,10 +772,18 @@ def load(
     return model.eval()
 
 
-def evaluate(model: torch.nn.Module, name: str) -> float:
-    """The evaluation loss of ``model`` as the record of ``name`` gives it."""
+def evaluate(
+    model: torch.nn.Module,
+    name: str,
+    directory: str | Path | None = None,
+) -> float:
+    """The evaluation loss of ``model`` as the record of ``name`` gives it.
+
+    ``directory``: where the shipped files are (the package's by default),
+    for a model whose evaluation needs another one.
+    """
     with torch.no_grad():
-        return _recipe(name).evaluate(model)
+        return _recipe(name).evaluate(model, directory)
 
 
 # --- the command -------------------------------------------------------------
@@ -540,7 +862,9 @@ def train(
         argv.append(f"--iw-k {iw_k}")
     start = time.perf_counter()
     model = recipe.build()
-    results = recipe.fit(model, length, device, iw_k, recipe.iw_images)
+    results = recipe.fit(
+        model, length, device, iw_k, recipe.iw_images, directory=path.parent
+    )
     model = model.to("cpu").eval()
     wall = time.perf_counter() - start
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
@@ -559,7 +883,7 @@ def train(
         "machine": _machine(device),
         "versions": _versions(),
         "evaluation_set": recipe.evaluation_set,
-        "evaluation_loss": evaluate(model, name),
+        "evaluation_loss": evaluate(model, name, path.parent),
         "sha256": _sha256(path),
         "bytes": size,
         **results,
