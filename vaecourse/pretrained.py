@@ -418,14 +418,14 @@ _DARLA_MODELS = [
     (
         "darla_vae_beta1",
         "ColourConvVAE, 10 latents, beta = 1, Bernoulli loss, source-colour "
-        "sprites, 8,000 steps of 64, Adam lr 5e-4",
+        "sprites, 5,000 steps of 64, Adam lr 5e-4",
         "bernoulli",
         1.0,
     ),
     (
         "darla_vae_beta4",
         "ColourConvVAE, 10 latents, beta = 4, Bernoulli loss, source-colour "
-        "sprites, 8,000 steps of 64, Adam lr 5e-4",
+        "sprites, 5,000 steps of 64, Adam lr 5e-4",
         "bernoulli",
         4.0,
     ),
@@ -433,7 +433,7 @@ _DARLA_MODELS = [
         "darla_vae_dae",
         "ColourConvVAE, 10 latents, beta-VAE_DAE: squared distance in the "
         "frozen darla_dae's output logits + 4,600 KL, source-colour sprites, "
-        "8,000 steps of 64, Adam lr 5e-4",
+        "5,000 steps of 64, Adam lr 5e-4",
         "dae",
         _DARLA_DAE_BETA,
     ),
@@ -616,7 +616,7 @@ RECIPES: dict[str, Recipe] = {
     "darla_dae": Recipe(
         description=(
             "DenoisingAutoencoder J: half the pixels masked to 0, Bernoulli "
-            "loss on the clean image, source-colour sprites, 6,000 steps of "
+            "loss on the clean image, source-colour sprites, 3,000 steps of "
             "64, Adam lr 1e-3"
         ),
         build=_build_dae,
@@ -625,7 +625,7 @@ RECIPES: dict[str, Recipe] = {
         evaluation_set=_DARLA_EVALUATION_SET
         + "; cross-entropy of the clean images given masked copies "
         "(mask seed 0)",
-        length=6_000,
+        length=3_000,
         unit="steps",
         seed=_DARLA_SEED,
     ),
@@ -637,7 +637,7 @@ RECIPES: dict[str, Recipe] = {
             evaluate=_evaluate_colour_vae,
             evaluation_set=_DARLA_EVALUATION_SET
             + "; Bernoulli negative ELBO (beta = 1), one z per image, seed 0",
-            length=8_000,
+            length=5_000,
             unit="steps",
             seed=_DARLA_SEED,
         )
