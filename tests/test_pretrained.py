@@ -50,12 +50,15 @@ def check_record(result: dict, name: str) -> None:
     assert result["seed"] == recipe.seed
     curves = result["curves"]
     if recipe.unit == "epochs":  # one point per epoch
-        assert len(curves["train_loss"]) == len(curves["test_loss"])
-        assert len(curves["test_loss"]) == result["epochs"]
+        lengths = {len(v) for v in curves.values() if v}
+        assert lengths == {result["epochs"]}, lengths
     else:  # one point per log_every steps, the last at the last step
         assert curves["step"][-1] == result["steps"]
         assert len(curves["step"]) == len(curves["objective"])
-        assert result["final"]["evaluation_loss"] == result["evaluation_loss"]
+    if name != "mnist_vae_m20":  # its final losses are the curves' best
+        assert result["final"]["evaluation_loss"] == pytest.approx(
+            result["evaluation_loss"], rel=1e-6
+        )
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -114,6 +117,37 @@ def test_vae_record_keeps_the_best_epoch_and_its_estimate():
     assert -result["final"]["test_loss"] < iw["log_px_mean"] < 0
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("darla")])
+def test_darla_records_score_transfer_on_both_domains(name):
+    result = pretrained.record(name)
+    if name == "darla_dae":
+        assert "transfer" not in result
+        return
+    transfer = result["transfer"]
+    assert set(transfer) == {"source", "target"}
+    for scores in transfer.values():
+        assert set(scores) == {
+            "shape",
+            "scale",
+            "orientation",
+            "position_x",
+            "position_y",
+        }
+        assert 0.0 <= scores["shape"] <= 1.0
+
+
+def test_vq_records_count_codes_and_the_prior_beats_uniform():
+    import math
+
+    vqvae = pretrained.record("mnist_vqvae")
+    codes = vqvae["curves"]["codes_used"]
+    assert len(codes) == vqvae["epochs"] and max(codes) <= 64
+    assert 1.0 <= vqvae["final"]["test_perplexity"] <= 64.0
+    prior = pretrained.record("mnist_vqvae_prior")
+    # A learned prior must beat the uniform one, 49 log 64 nats per grid.
+    assert prior["evaluation_loss"] < 49 * math.log(64)
+
+
 def test_weights_are_package_data():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11 and later
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -161,6 +195,20 @@ def test_sprites_command_counts_steps_and_records_the_metrics(tmp_path):
     assert len(result["final"]["kl_per_unit"]) == 10
     model = pretrained.load(name, tmp_path)
     assert pretrained.evaluate(model, name) == pytest.approx(
+        result["evaluation_loss"], rel=1e-5
+    )
+
+
+def test_a_recipe_finds_the_model_it_needs_in_its_own_folder(tmp_path):
+    """The beta-VAE_DAE loads the DAE written by the run before it."""
+    for name in ("darla_dae", "darla_vae_dae"):
+        args = ["train", name, "--steps", "2", "--out", str(tmp_path)]
+        assert pretrained.main(args) == 0
+    result = pretrained.record("darla_vae_dae", tmp_path)
+    check_record(result, "darla_vae_dae")
+    assert result["objective"] == {"name": "dae", "beta": 4600.0}
+    model = pretrained.load("darla_vae_dae", tmp_path)
+    assert pretrained.evaluate(model, "darla_vae_dae") == pytest.approx(
         result["evaluation_loss"], rel=1e-5
     )
 

@@ -55,7 +55,8 @@ __all__ = [
     "disentanglement_scores",
 ]
 
-#: Side of the reduced images: 64 x 64 sprites averaged over 2 x 2 blocks.
+#: Side of the reduced images, in pixels (64 x 64 sprites averaged over
+#: 2 x 2 blocks).
 IMAGE_SIZE = 32
 #: Images of the fixed evaluation set.
 EVALUATION_SIZE = 2_000
@@ -102,7 +103,7 @@ def sprite_images(classes: object) -> torch.Tensor:
 
     Parameters
     ----------
-    classes : array_like
+    classes : numpy.ndarray
         ``(N, 6)`` factor indices (:mod:`vaecourse.sprites`).
 
     Returns

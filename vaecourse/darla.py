@@ -11,7 +11,9 @@ denoising autoencoder :math:`J` trained first and then frozen:
 
     \mathcal L(x) = \|J(\hat x) - J(x)\|_2^2
         + \beta\,\mathrm{KL}\left[q(z \mid x) \,\|\, \mathcal N(0, I)\right],
-    \qquad \hat x = \mathbb E[p(x \mid z)],\ z \sim q(z \mid x).
+
+where :math:`\hat x = \mathbb E[p(x \mid z)]` with
+:math:`z \sim q(z \mid x)`.
 
 The course's CPU-sized re-creation (chapter "DARLA"), with no
 reinforcement learning:
@@ -110,9 +112,9 @@ __all__ = [
 
 #: Colour channels of an image (red, green, blue).
 CHANNELS = 3
-#: Values of one image: ``3 * 32 * 32``, channels first.
+#: Values in one image, ``3 * 32 * 32``, channels first.
 INPUT_DIM = CHANNELS * IMAGE_SIZE * IMAGE_SIZE
-#: The two domains: training data come from the first only.
+#: The two domains; training data come from the first only.
 DOMAINS: tuple[str, ...] = ("source", "target")
 #: Hues (degrees) of the source palette.
 SOURCE_HUES: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
@@ -125,17 +127,17 @@ def _colours(hues: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
     return tuple(colorsys.hsv_to_rgb(hue / 360.0, 1.0, 1.0) for hue in hues)
 
 
-#: Foreground colours (RGB in [0, 1]) of the source domain: red,
-#: chartreuse, cyan, violet.
+#: Foreground colours of the source domain, RGB in [0, 1] (red,
+#: chartreuse, cyan, violet).
 SOURCE_COLOURS = _colours(SOURCE_HUES)
-#: Foreground colours of the target domain, never seen in training:
-#: orange, spring green, azure, rose.
+#: Foreground colours of the target domain, never seen in training
+#: (orange, spring green, azure, rose).
 TARGET_COLOURS = _colours(TARGET_HUES)
-#: Objectives of :func:`darla_vae_step`: the β-weighted negative ELBO of a
+#: Objectives of :func:`darla_vae_step`; the β-weighted negative ELBO of a
 #: Bernoulli decoder, the pixel L2 loss :math:`\|\hat x - x\|^2 + \beta
 #: \mathrm{KL}` (β-VAE_DAE with :math:`J` the identity), and β-VAE_DAE.
 OBJECTIVES: tuple[str, ...] = ("bernoulli", "l2", "dae")
-#: The factors the probes predict: dSprites' five varying factors.
+#: The factors the probes predict, dSprites' five varying factors.
 PROBED_FACTORS: tuple[str, ...] = sprites.FACTOR_NAMES[1:]
 # Seeds of the probes' data sets; training draws with default_rng(seed).
 _PROBE_SEED = 2_000_003
@@ -361,7 +363,7 @@ class ColourConvVAE(VAE):
     "β-VAE": the sprites are mostly exactly 0 or 1 (only edge pixels are
     grey), and its cross-entropy weighs the pixels far more than a
     Gaussian of unit variance would. The decoder mean
-    :math:`\hat x = \operatorname{sigmoid}(\ell)` (:meth:`decode_mean`) is
+    :math:`\hat x = \operatorname{sigmoid}(\ell)` (``decode_mean``) is
     what β-VAE_DAE passes through :math:`J`.
 
     Same interface as :class:`vaecourse.models.VAE`. It takes images as

@@ -504,6 +504,15 @@ def capacity_schedule(
     return c_max * min(step / anneal_steps, 1.0)
 
 
+def _check_elbo_terms(terms: object) -> ELBOTerms:
+    if not isinstance(terms, ELBOTerms):
+        raise TypeError(
+            "terms must be the ELBOTerms returned by negative_elbo, got "
+            f"{type(terms).__name__}"
+        )
+    return terms
+
+
 def capacity_objective(
     terms: ELBOTerms, capacity: float, gamma: float = 1000.0
 ) -> torch.Tensor:
@@ -534,11 +543,7 @@ def capacity_objective(
     torch.Tensor
         The scalar loss.
     """
-    if not isinstance(terms, ELBOTerms):
-        raise TypeError(
-            "terms must be the ELBOTerms returned by negative_elbo, got "
-            f"{type(terms).__name__}"
-        )
+    terms = _check_elbo_terms(terms)
     capacity = check_real("capacity", capacity, minimum=0.0)
     gamma = check_real("gamma", gamma, minimum=0.0)
     return terms.reconstruction + gamma * (terms.kl - capacity).abs()

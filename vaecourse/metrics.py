@@ -112,6 +112,18 @@ def _represent(
 # ----------------------------------------------------------- beta-VAE
 
 
+def _check_code_pairs(
+    codes_1: object, codes_2: object
+) -> tuple[np.ndarray, np.ndarray]:
+    codes_1, codes_2 = np.asarray(codes_1), np.asarray(codes_2)
+    if codes_1.shape != codes_2.shape or codes_1.ndim != 2:
+        raise ValueError(
+            "codes_1 and codes_2 must have the same shape (B, d), got "
+            f"{codes_1.shape} and {codes_2.shape}"
+        )
+    return codes_1, codes_2
+
+
 def beta_vae_feature(codes_1: np.ndarray, codes_2: np.ndarray) -> np.ndarray:
     r"""The beta-VAE metric's feature of one batch of pairs.
 
@@ -133,12 +145,7 @@ def beta_vae_feature(codes_1: np.ndarray, codes_2: np.ndarray) -> np.ndarray:
     numpy.ndarray
         ``(d,)``.
     """
-    codes_1, codes_2 = np.asarray(codes_1), np.asarray(codes_2)
-    if codes_1.shape != codes_2.shape or codes_1.ndim != 2:
-        raise ValueError(
-            "codes_1 and codes_2 must have the same shape (B, d), got "
-            f"{codes_1.shape} and {codes_2.shape}"
-        )
+    codes_1, codes_2 = _check_code_pairs(codes_1, codes_2)
     return np.abs(codes_1 - codes_2).mean(axis=0)
 
 

@@ -514,6 +514,9 @@ class VectorQuantizer(nn.Module):
     correction (unlike Sonnet's, which starts at zero and bias-corrects).
     In evaluation mode nothing is updated.
 
+    The codebook starts uniform in :math:`[-1/K, 1/K]` (drawn from
+    PyTorch's global generator, like the weights of any layer).
+
     Parameters
     ----------
     num_codes : int
@@ -528,9 +531,6 @@ class VectorQuantizer(nn.Module):
         :math:`\gamma \in (0, 1)`, of the EMA codebook and of the usage.
     eps : float, default 1e-5
         Laplace smoothing :math:`\epsilon > 0`.
-
-    The codebook starts uniform in :math:`[-1/K, 1/K]` (drawn from
-    PyTorch's global generator, like the weights of any layer).
     """
 
     def __init__(
@@ -1100,7 +1100,8 @@ def negative_elbo(
 
     With a uniform prior (``prior=None``), :math:`-\log p(k) = 49 \log K`:
     the constant KL of :math:`\log K` per latent of the paper. With a
-    :class:`PixelCNNPrior`, :math:`-\log p(k)` is its :meth:`nll`. The
+    :class:`PixelCNNPrior`, :math:`-\log p(k)` is its
+    :meth:`PixelCNNPrior.nll`. The
     reconstruction term is the Bernoulli NLL summed over the 784 pixels.
     The model (and prior) are evaluated without updating anything.
 
@@ -1156,8 +1157,7 @@ def bits_per_dim(
     from :func:`negative_elbo` (reconstruction NLL plus the prior's NLL of
     the codes, which is the KL term of a one-hot posterior; :math:`49 \log
     K` for the uniform prior). An upper bound on :math:`-\log_2 p(x)` per
-    pixel, the quantity the VQ-VAE paper reports (4.67 bits/dim on
-    CIFAR-10 there).
+    pixel, the kind of quantity the VQ-VAE paper reports for its images.
     """
     nats = negative_elbo(model, images, prior)
     return nats.mean().item() / (VQVAE.input_dim * math.log(2.0))
