@@ -22,6 +22,7 @@ MODULES = [
     "train",
     "plotting",
     "metrics",
+    "vq",
 ]
 
 
@@ -130,7 +131,40 @@ WRONG_VARIANTS = [
         lambda t, c, g: t.reconstruction + t.kl + g * (t.kl - c).abs(),
         "gamma = 1000",
     ),
+    # the straight-through estimator: no stop-gradient (z_e's gradient
+    # cancels), the code alone (no path to z_e), z_e alone (wrong value)
+    ("straight_through", lambda z, e: z + (e - z), "gradient to z_e"),
+    ("straight_through", lambda z, e: e, "z_q carries no gradient"),
+    ("straight_through", lambda z, e: z * 1.0, "forward value"),
+    (
+        "straight_through",
+        lambda z, e: z.detach() + (e - z.detach()),
+        "no gradient reached z_e",
+    ),
+    # the perplexity: the entropy without exp; 0 log 0 left as NaN; base 2
+    (
+        "perplexity",
+        lambda i, k: _usage_entropy(i, k),
+        "uniform use of all 8 codes",
+    ),
+    (
+        "perplexity",
+        lambda i, k: _usage_entropy(i, k, xlogy=False).exp(),
+        "one code used",
+    ),
+    (
+        "perplexity",
+        lambda i, k: 2.0 ** _usage_entropy(i, k),
+        "uniform use of all 8 codes",
+    ),
 ]
+
+
+def _usage_entropy(indices, k, xlogy=True):
+    """Entropy (nats) of the code usage; without xlogy 0 log 0 is NaN."""
+    counts = torch.bincount(indices.reshape(-1), minlength=k).double()
+    p = counts / counts.sum()
+    return -(torch.xlogy(p, p) if xlogy else p * p.log()).sum()
 
 
 @pytest.mark.parametrize(

@@ -779,3 +779,93 @@ def _gradient_on_the_kl_is_plus_or_minus_gamma(candidate: Candidate) -> None:
             torch.ones(1, dtype=torch.float64),
             "d loss / d reconstruction",
         )
+
+
+# --- VQ-VAE: the straight-through estimator and the perplexity --------------
+
+
+def _st_inputs(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    z_e = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    e = torch.randn(3, 4, generator=g, dtype=torch.float64)
+    return z_e.requires_grad_(), e.requires_grad_()
+
+
+@reference_check("straight_through")
+def _forward_value_is_the_code(candidate: Candidate) -> None:
+    z_e, e = _st_inputs(0)
+    _assert_close(
+        candidate(z_e, e),
+        e.detach(),
+        "forward value z_q (it must equal the code e)",
+        tol=1e-12,
+    )
+
+
+@reference_check("straight_through")
+def _gradient_passes_to_z_e_unchanged(candidate: Candidate) -> None:
+    z_e, e = _st_inputs(1)
+    incoming = torch.arange(12, dtype=torch.float64).reshape(3, 4) - 5.5
+    z_q = candidate(z_e, e)
+    if not isinstance(z_q, torch.Tensor) or z_q.grad_fn is None:
+        raise AssertionError(
+            "z_q carries no gradient: build it from z_e (z_e plus a "
+            "detached difference), not from a detached tensor"
+        )
+    z_q.backward(incoming)
+    # Reference: autograd's gradient of the identity map, d z_e / d z_e = I
+    z_ref = z_e.detach().clone().requires_grad_()
+    z_ref.backward(incoming)
+    if z_e.grad is None:
+        raise AssertionError(
+            "no gradient reached z_e: the gradient at z_q must pass to z_e "
+            "unchanged"
+        )
+    _assert_close(
+        z_e.grad,
+        z_ref.grad,
+        "gradient to z_e (the gradient at z_q, unchanged)",
+        tol=1e-12,
+    )
+    if e.grad is not None and e.grad.abs().sum() > 0:
+        raise AssertionError(
+            "the code e got a gradient through z_q: stop the gradient of "
+            f"(e - z_e); e.grad = {_rounded(e.grad)}"
+        )
+
+
+def _perplexity_value(candidate: Candidate, indices, k: int) -> torch.Tensor:
+    value = torch.as_tensor(candidate(indices, k))
+    return value.detach().to(torch.float64).reshape(())
+
+
+@reference_check("perplexity")
+def _uniform_use_gives_k(candidate: Candidate) -> None:
+    indices = torch.arange(8).repeat(3)
+    _assert_close(
+        _perplexity_value(candidate, indices, 8),
+        torch.tensor(8.0, dtype=torch.float64),
+        "uniform use of all 8 codes (perplexity K = 8)",
+    )
+
+
+@reference_check("perplexity")
+def _a_single_code_gives_1(candidate: Candidate) -> None:
+    indices = torch.full((2, 7, 7), 5)
+    _assert_close(
+        _perplexity_value(candidate, indices, 64),
+        torch.tensor(1.0, dtype=torch.float64),
+        "one code used at all 98 positions of a (2, 7, 7) grid",
+    )
+
+
+@reference_check("perplexity")
+def _unused_codes_and_uneven_use_by_hand(candidate: Candidate) -> None:
+    # p = (1/2, 1/4, 1/4) over codes 0, 1, 2; codes 3 to 9 unused (0 log 0
+    # = 0): entropy = 1.5 log 2 nats, perplexity = 2 ** 1.5
+    indices = torch.tensor([[0, 0], [1, 2]])
+    _assert_close(
+        _perplexity_value(candidate, indices, 10),
+        torch.tensor(2.0**1.5, dtype=torch.float64),
+        "exp(entropy) of p = (1/2, 1/4, 1/4) with 7 unused codes, by hand",
+    )
