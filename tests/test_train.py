@@ -17,6 +17,7 @@ from torch.distributions import (
 )
 
 from vaecourse import train
+from vaecourse._validation import values_checked
 from vaecourse.models import VAE, Autoencoder, LinearAutoencoder, NaiveStdVAE
 from vaecourse.selfcheck import (
     PPCA_BIAS,
@@ -308,7 +309,47 @@ def test_the_elbo_step_is_the_models_one_sample_loss():
     with torch.no_grad():
         naive.std_head.bias.fill_(-1.0)  # sigma < 0: log(sigma^2) is NaN
         naive.std_head.weight.zero_()
-    assert train._elbo_step(naive, x, 1.0, None) is None
+    # With every check on, the loss functions refuse the NaN log-variance;
+    # with the value scans off, as train_vae runs it, the KL is NaN.
+    with pytest.raises(ValueError, match="logvar contains NaN"):
+        train._elbo_step(naive, x, 1.0, None)
+    with values_checked():
+        terms = train._elbo_step(naive, x, 1.0, None)
+    assert math.isnan(terms.kl.item()) and math.isnan(terms.loss.item())
+    assert math.isfinite(terms.reconstruction.item())
+    # Run again with checks: None, for a forward pass that was not finite.
+    noise = torch.Generator().manual_seed(3)
+    state = noise.get_state()
+    assert train._checked_terms(naive, x, 1.0, noise, state, terms) is None
+
+
+def test_a_step_run_again_draws_the_same_noise():
+    # beta = 1e37: both terms finite, the loss inf; run again, the step
+    # must give the same terms to the bit, so the same noise.
+    model, x = tiny_vae(), prototypes_data(n=8)
+    with torch.no_grad():
+        model.mu_head.bias.fill_(10.0)
+    noise = torch.Generator().manual_seed(5)
+    state = noise.get_state()
+    with values_checked():
+        terms = train._elbo_step(model, x, 1e37, noise)
+    assert terms.loss.item() == math.inf
+    named = train._checked_terms(model, x, 1e37, noise, state, terms)
+    assert named["loss"].item() == math.inf
+    assert named["reconstruction"].item() == terms.reconstruction.item()
+    assert named["kl"].item() == terms.kl.item()
+
+
+def test_a_step_that_is_finite_when_run_again_keeps_its_own_terms():
+    # A GPU kernel need not give the same bits twice: the step's own terms
+    # then name the culprit, rather than none at all.
+    model, x = tiny_vae(), prototypes_data(n=8)
+    noise = torch.Generator().manual_seed(3)
+    state = noise.get_state()
+    nan, one = torch.tensor(math.nan), torch.tensor(1.0)
+    step = train.ELBOTerms(loss=nan, reconstruction=one, kl=nan)
+    named = train._checked_terms(model, x, 1.0, noise, state, step)
+    assert math.isnan(named["kl"]) and named["reconstruction"] == 1.0
 
 
 def test_a_network_predicting_sigma_fails_at_the_first_batch_naming_the_kl():
@@ -363,6 +404,70 @@ def test_the_error_names_the_batch_of_the_bad_example():
         train_autoencoder(
             LinearAutoencoder(16, 2), data, loss="mse", epochs=1, batch_size=8
         )
+
+
+def test_an_encoder_that_overflows_is_named_not_left_to_a_value_check():
+    # mu = inf: the loss functions, run with checks after the failed step,
+    # refuse it; training stops with TrainingDiverged, not a ValueError.
+    model = tiny_vae()
+    with torch.no_grad():
+        model.mu_head.weight.fill_(3e38)
+    with pytest.raises(TrainingDiverged, match="epoch 1, batch 1") as info:
+        train_vae(model, prototypes_data(), epochs=1)
+    assert info.value.term == "kl"
+    assert "(mu finite: False, log-variance NaN: False)" in str(info.value)
+
+
+def test_a_variance_that_underflows_is_refused_as_outside_training():
+    # 1e-50 is 0 in float32: the check of the variance names it, though
+    # the steps run without value scans (the loss is then not finite).
+    model = tiny_vae(likelihood="gaussian", decoder_variance=1e-50)
+    before = parameters(model)
+    with pytest.raises(
+        ValueError,
+        match="variance must be positive and finite in torch.float32",
+    ):
+        train_vae(model, prototypes_data(), epochs=1)
+    assert torch.equal(parameters(model), before)
+
+
+def test_the_data_are_scanned_once_per_call_not_per_batch(monkeypatch):
+    # The value scans (NaN, the range [0, 1]) run on the data before the
+    # first step; the steps and the test passes do not scan them again.
+    calls = {"isnan": 0, "isfinite": 0, "aminmax": 0}
+    for name in calls:
+        original = getattr(torch, name)
+
+        def counted(*args, _name=name, _original=original, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(torch, name, counted)
+    data = prototypes_data(n=64)
+    counts = []
+    for epochs, batch_size in [(1, 32), (3, 4)]:  # 2 steps, then 48
+        calls.update(isnan=0, isfinite=0, aminmax=0)
+        train_vae(tiny_vae(), data, data, epochs=epochs, batch_size=batch_size)
+        counts.append((calls["isnan"], calls["aminmax"]))
+        steps = epochs * 64 // batch_size
+        # one test of the terms and one of the gradients per step, one
+        # test of each test pass
+        assert calls["isfinite"] == 2 * steps + epochs
+    assert counts[0] == counts[1] == (2, 2)  # train and test images
+
+
+def test_evaluate_vae_still_names_a_decoder_that_returns_nan():
+    model = tiny_vae()
+    with torch.no_grad():
+        model.decoder[-1].bias.fill_(math.nan)
+    with pytest.raises(ValueError, match="logits contains NaN"):
+        evaluate_vae(model, prototypes_data())
+    # and an overflow that no check refuses is returned, as before
+    model = tiny_vae(likelihood="gaussian")
+    with torch.no_grad():
+        model.decoder[-1].bias.fill_(3e38)
+    terms = evaluate_vae(model, prototypes_data())
+    assert terms.loss.item() == math.inf
 
 
 def test_a_non_finite_gradient_stops_training_naming_the_parameter():

@@ -8,6 +8,7 @@ argument. The tables' test ids are the expected messages.
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 import pytest
@@ -463,3 +464,171 @@ def test_check_generator_accepts_a_generator_or_none_and_refuses_a_seed():
     assert V.check_generator(None) is None
     with pytest.raises(TypeError, match=r"pass torch\.Generator\(\)"):
         V.check_generator(0)
+
+
+# --- values_checked: value scans off, type, dtype and shape checks on -------
+
+# Each call scans values: ValueError outside the block, nothing inside.
+VALUE_SCANS = [
+    (
+        lambda: V.check_float_tensor("x", torch.tensor([1.0, NAN])),
+        "x contains NaN",
+    ),
+    (
+        lambda: V.check_finite("logits", torch.tensor([0.0, INF])),
+        "logits must be finite, found inf",
+    ),
+    (
+        lambda: V.check_in_unit_interval("x", torch.tensor([0.0, 16.0])),
+        "x must lie in [0, 1], found values in [0, 16]",
+    ),
+    (
+        lambda: V.check_positive("variance", torch.tensor([1.0, -2.0])),
+        "variance must be positive, got minimum -2",
+    ),
+    (
+        lambda: V.check_positive(
+            "variance", 1e-50, like=torch.zeros(1, dtype=torch.float32)
+        ),
+        "variance must be positive and finite in torch.float32",
+    ),
+    (
+        lambda: V.check_mean_logvar(torch.zeros(1), torch.tensor([-INF])),
+        "logvar must be finite, found -inf",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, message", VALUE_SCANS, ids=[row[1] for row in VALUE_SCANS]
+)
+def test_values_checked_skips_value_scans_and_restores_them(call, message):
+    raises(call, ValueError, message)
+    with V.values_checked():
+        call()
+    raises(call, ValueError, message)
+
+
+# Inside the block, what is not a scan of a tensor's values still raises.
+STILL_CHECKED = [
+    (
+        lambda: V.check_float_tensor("x", [1.0]),
+        TypeError,
+        "x must be a torch.Tensor, got list",
+    ),
+    (
+        lambda: V.check_finite("x", torch.tensor([1])),
+        TypeError,
+        "x must be a floating-point tensor, got dtype torch.int64",
+    ),
+    (
+        lambda: V.check_same_shape("x", torch.ones(2, 3), "y", torch.ones(3)),
+        ValueError,
+        "x and y must have the same shape, got (2, 3) and (3,)",
+    ),
+    (
+        lambda: V.check_same_dtype(
+            "x", torch.ones(1), "y", torch.ones(1, dtype=torch.float64)
+        ),
+        TypeError,
+        "x and y must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: V.check_batched("x", torch.ones(0, 784)),
+        ValueError,
+        "x must hold at least one example, got a batch of size 0",
+    ),
+    (
+        lambda: V.check_mean_logvar(MU, torch.zeros(2, 4)),
+        ValueError,
+        "mu and logvar must have the same shape, got (2, 3) and (2, 4)",
+    ),
+    (
+        lambda: V.check_positive("variance", -1.0),
+        ValueError,
+        "variance must be positive, got minimum -1",
+    ),
+    (
+        lambda: V.check_positive("variance", NAN),
+        ValueError,
+        "variance must be a number, got NaN",
+    ),
+    (
+        lambda: V.check_real("beta", INF),
+        ValueError,
+        "beta must be finite, got inf",
+    ),
+    (
+        lambda: V.check_int("epochs", 0, minimum=1),
+        ValueError,
+        "epochs must be at least 1, got 0",
+    ),
+    (
+        lambda: V.check_generator(0),
+        TypeError,
+        "generator must be a torch.Generator or None",
+    ),
+]
+
+
+@table(STILL_CHECKED)
+def test_values_checked_keeps_type_dtype_and_shape_checks(
+    call, error, message
+):
+    with V.values_checked():
+        raises(call, error, message)
+
+
+def test_values_checked_returns_what_the_checks_return():
+    t = torch.tensor([[NAN, INF]])
+    with V.values_checked():
+        assert V.check_float_tensor("x", t) is t
+        assert V.check_finite("x", t) is t
+        like = torch.zeros(1, dtype=torch.float32)
+        variance = V.check_positive("variance", 0.1, like=like)
+        assert variance.dtype == torch.float32
+        assert variance.item() == pytest.approx(0.1)
+        assert V.check_positive("variance", 0.1).dtype == torch.float64
+
+
+def test_values_checked_is_restored_after_an_exception():
+    assert V.scans_values()
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        with V.values_checked():
+            assert not V.scans_values()
+            V.check_finite("x", [1.0])
+    assert V.scans_values()
+    raises(
+        lambda: V.check_finite("x", torch.tensor([NAN])),
+        ValueError,
+        "x contains NaN",
+    )
+
+
+def test_values_checked_nests():
+    with V.values_checked():
+        with V.values_checked():
+            assert not V.scans_values()
+        # leaving the inner block does not end the outer one
+        assert not V.scans_values()
+        V.check_finite("x", torch.tensor([NAN]))
+    assert V.scans_values()
+
+
+def test_values_checked_holds_in_its_own_thread_only():
+    # A contextvars.ContextVar: a thread started inside the block (a data
+    # loader's, say) keeps every check.
+    errors = []
+
+    def other_thread():
+        try:
+            V.check_float_tensor("x", torch.tensor([NAN]))
+        except ValueError as error:
+            errors.append(str(error))
+
+    with V.values_checked():
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+    assert errors == ["x contains NaN"]

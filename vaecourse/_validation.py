@@ -7,11 +7,21 @@ throughout: a value of the wrong kind (a string for a number, an integer
 tensor for a floating one) raises ``TypeError``; a value of the right kind
 but outside its domain (NaN, an infinity, a negative variance, an empty
 batch, mismatched shapes) raises ``ValueError``.
+
+Checks are of two kinds: type, dtype and shape checks, which cost next to
+nothing, and value scans (NaN, infinities, ranges, signs), which read every
+element. Inside :func:`values_checked` the value scans are skipped: the
+training loops check their data once, before the first step, run each step
+inside it and test only the step's loss and terms for finiteness, and run
+a step again with the scans on only when that test fails.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -28,7 +38,39 @@ __all__ = [
     "check_mean_logvar",
     "check_int",
     "check_real",
+    "values_checked",
+    "scans_values",
 ]
+
+# True inside ``values_checked()``: in this thread (or task) only.
+_VALUES_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "vaecourse_values_checked", default=False
+)
+
+
+@contextlib.contextmanager
+def values_checked() -> Iterator[None]:
+    """Skip the value scans of the checks below while the block runs.
+
+    For a caller that has already checked its data and tests the result
+    for finiteness (the training loops): :func:`check_float_tensor`,
+    :func:`check_finite`, :func:`check_in_unit_interval`,
+    :func:`check_positive` and :func:`check_mean_logvar` then test types,
+    dtypes and shapes only. The previous state is restored on leaving the
+    block, also when it raises, and blocks may be nested. The state is
+    that of the current thread (a :class:`contextvars.ContextVar`), so
+    another thread keeps every check.
+    """
+    token = _VALUES_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _VALUES_CHECKED.reset(token)
+
+
+def scans_values() -> bool:
+    """Whether the value scans run: False inside :func:`values_checked`."""
+    return not _VALUES_CHECKED.get()
 
 
 def _check_floating(name: str, value: object) -> torch.Tensor:
@@ -47,10 +89,11 @@ def _check_floating(name: str, value: object) -> torch.Tensor:
 def check_float_tensor(name: str, value: object) -> torch.Tensor:
     """Return ``value`` if it is a floating-point tensor without NaN.
 
-    Infinities are allowed; :func:`check_finite` refuses them too.
+    Infinities are allowed; :func:`check_finite` refuses them too. Inside
+    :func:`values_checked` only the type and dtype are checked.
     """
     tensor = _check_floating(name, value)
-    if torch.isnan(tensor).any():
+    if scans_values() and torch.isnan(tensor).any():
         raise ValueError(f"{name} contains NaN")
     return tensor
 
@@ -59,9 +102,12 @@ def check_finite(name: str, value: object) -> torch.Tensor:
     """Return ``value`` if it is a floating-point tensor of finite numbers.
 
     NaN gives "``name`` contains NaN"; an infinity gives "``name`` must be
-    finite, found inf" (or ``-inf``).
+    finite, found inf" (or ``-inf``). Inside :func:`values_checked` only the
+    type and dtype are checked.
     """
     tensor = _check_floating(name, value)
+    if not scans_values():
+        return tensor
     finite = torch.isfinite(tensor)
     if not finite.all():  # one pass over the data when all is well
         if torch.isnan(tensor).any():
@@ -113,8 +159,11 @@ def check_batched(name: str, value: torch.Tensor, min_dim: int = 2) -> None:
 
 
 def check_in_unit_interval(name: str, value: torch.Tensor) -> None:
-    """Raise unless every element lies in [0, 1]."""
-    if value.numel() == 0:
+    """Raise unless every element lies in [0, 1].
+
+    Nothing is checked inside :func:`values_checked`.
+    """
+    if value.numel() == 0 or not scans_values():
         return
     # One pass over the data, not two.
     low, high = torch.aminmax(value.detach())
@@ -137,20 +186,29 @@ def check_positive(
     tensor; NaN, an infinity or an element ``<= 0`` raises ``ValueError``.
     With ``like``, the result is converted to its dtype and device and
     checked again there: ``1e-50`` is positive in float64 but 0 in float32.
+    Inside :func:`values_checked` a tensor's elements are not scanned and
+    the conversion is not checked; a Python number is still checked to be
+    finite and positive (no tensor is read for that).
     """
+    scan = scans_values()
     if isinstance(value, torch.Tensor):
         tensor = check_finite(name, value)
+        positive = not scan or not (tensor <= 0).any()
     else:
+        number = check_real(name, value)
+        positive = number > 0
         # float64, so that a Python number keeps its precision until it
         # meets the dtype of the data.
-        tensor = torch.tensor(check_real(name, value), dtype=torch.float64)
-    if (tensor <= 0).any():
+        tensor = torch.tensor(number, dtype=torch.float64)
+    if not positive:
         raise ValueError(
             f"{name} must be positive, got minimum {tensor.min().item():.4g}"
         )
     if like is None:
         return tensor
     converted = tensor.to(dtype=like.dtype, device=like.device)
+    if not scan:
+        return converted
     lost = (converted <= 0) | ~torch.isfinite(converted)
     if lost.any():
         before = tensor[lost.to(tensor.device)].flatten()[0].item()
@@ -166,10 +224,11 @@ def check_mean_logvar(mu: object, logvar: object, *, suffix: str = "") -> None:
     r"""Check the parameters of a diagonal Gaussian :math:`q(z \mid x)`.
 
     ``mu`` and ``logvar`` must be floating-point tensors of the same shape
-    with finite elements. A log-variance of :math:`\pm\infty` (a variance
-    of 0 or :math:`\infty`) has no finite KL divergence and would return
-    inf or NaN. ``suffix`` is appended to both names in messages, e.g.
-    ``"_q"`` for ``mu_q`` and ``logvar_q``.
+    with finite elements (not scanned inside :func:`values_checked`). A
+    log-variance of :math:`\pm\infty` (a variance of 0 or :math:`\infty`)
+    has no finite KL divergence and would return inf or NaN. ``suffix`` is
+    appended to both names in messages, e.g. ``"_q"`` for ``mu_q`` and
+    ``logvar_q``.
     """
     mu_name, logvar_name = f"mu{suffix}", f"logvar{suffix}"
     check_finite(mu_name, mu)

@@ -10,10 +10,13 @@ r"""A small training loop for the course's models, and an estimate of log p(x).
   averaged over the examples, in nats per example. The training loss of an
   epoch is the average over its mini-batches, taken while the model changes
   (as in the PyTorch examples VAE); the test loss is computed after the epoch.
-- The data are checked before the first step (shape, dtype, range).
+- The data are checked once, before the first step (shape, dtype, range).
+  The steps then run without scanning the values again: one test of each
+  step's loss and terms, and one of its gradients, says whether all is
+  finite.
 - A NaN or infinite loss or gradient stops training with
   :class:`TrainingDiverged`, whose message names the epoch, the batch and the
-  term or parameter.
+  term or parameter, found by running the step again with every check on.
 - :func:`importance_weighted_log_px` estimates :math:`\log p(x)` of a trained
   VAE (Burda et al., 2016), used in chapter "Training a VAE end to end".
 """
@@ -35,6 +38,7 @@ from vaecourse._validation import (
     check_in_unit_interval,
     check_int,
     check_real,
+    values_checked,
 )
 from vaecourse.losses import (
     ELBOTerms,
@@ -247,33 +251,72 @@ def _noise_generator(seed: int, device: torch.device) -> torch.Generator:
 
 def _elbo_step(
     model: VAE, x: torch.Tensor, beta: float, generator: torch.Generator
-) -> ELBOTerms | None:
+) -> ELBOTerms:
     r"""The loss of one step: the one-sample negative ELBO of a batch.
 
     Encode, sample :math:`z \sim q(z \mid x)` once per example, decode, and
-    score :math:`-\log p(x \mid z) + \beta\,\mathrm{KL}`. ``None`` when the
-    encoder or the decoder returned NaN or an infinity, which the loss
-    functions refuse.
+    score :math:`-\log p(x \mid z) + \beta\,\mathrm{KL}`.
 
-    The loss functions test their inputs anyway: their ``ValueError`` is
-    the one finiteness test of a step, and only then are the encoder's and
-    the decoder's outputs looked at.
+    :func:`train_vae` runs it inside ``values_checked()`` (of
+    ``vaecourse._validation``), on data it has checked: the loss functions
+    then skip their scans for NaN and infinities, and one test of the
+    three terms says whether the step is finite. Only when it is not is
+    the step run again with every check on (``_checked_terms``).
     """
     output, mu, logvar = model(x, generator)
-    try:
-        return negative_elbo(
-            x,
-            output,
-            mu,
-            logvar,
-            likelihood=model.likelihood,
-            beta=beta,
-            variance=model.decoder_variance,
-        )
-    except ValueError:
-        if not _is_finite(mu, logvar, output):
-            return None
-        raise
+    return negative_elbo(
+        x,
+        output,
+        mu,
+        logvar,
+        likelihood=model.likelihood,
+        beta=beta,
+        variance=model.decoder_variance,
+    )
+
+
+def _checked_terms(
+    model: VAE,
+    x: torch.Tensor,
+    beta: float,
+    noise: torch.Generator,
+    state: torch.Tensor,
+    terms: ELBOTerms,
+) -> dict[str, torch.Tensor] | None:
+    """The terms of a step that was not finite, computed again with checks.
+
+    ``noise`` is set back to ``state``, its state before the step, so the
+    step draws the same noise (the model has not changed). The loss
+    functions, with every check on, then refuse a NaN or an infinity from
+    the encoder or the decoder: ``None`` is returned. Any other
+    ``ValueError`` of a check (a variance that is 0 in the data's dtype)
+    is raised, as outside the training loop. Where the step run again is
+    finite (kernels that are not deterministic), ``terms``, those of the
+    step, are returned.
+    """
+    noise.set_state(state)
+    with torch.no_grad():
+        # No value scans in the forward pass: a NaN or an infinity from
+        # the encoder reaches the loss functions, which are checked.
+        with values_checked():
+            output, mu, logvar = model(x, noise)
+        try:
+            again = negative_elbo(
+                x,
+                output,
+                mu,
+                logvar,
+                likelihood=model.likelihood,
+                beta=beta,
+                variance=model.decoder_variance,
+            )
+        except ValueError:
+            if not _is_finite(mu, logvar, output):
+                return None
+            raise
+    if _is_finite(torch.stack(tuple(again))):
+        again = terms
+    return {name: value.detach() for name, value in again._asdict().items()}
 
 
 def _is_finite(*values: torch.Tensor) -> bool:
@@ -312,9 +355,10 @@ def _diagnose_divergence(
     """Why a step is not finite: the epoch, batch, term and parameter.
 
     Called once a step's loss or a gradient is NaN or infinite (``terms``
-    is ``None`` when the VAE's forward pass already was). Looks, in the
-    order they are computed, at the encoder, the decoder, each loss term,
-    the loss, and the gradient of each parameter.
+    is ``None`` when the VAE's forward pass already was, see
+    ``_checked_terms``). Looks, in the order they are computed, at the
+    encoder, the decoder, each loss term, the loss, and the gradient of
+    each parameter.
     """
     if terms is None:
         with torch.no_grad():
@@ -392,6 +436,11 @@ def evaluate_vae(
     that training minimises. Decoding :math:`z = \mu` instead gives a smaller
     number that is not the ELBO (the pitfall of pytorch/examples PR #419).
 
+    ``images`` are checked once (shape, dtype, values); the batches are then
+    scored without scanning values again, and only a result that is not
+    finite is computed again with every check on, which names what is wrong
+    (a decoder that returns NaN, say).
+
     Returns
     -------
     vaecourse.losses.ELBOTerms
@@ -402,11 +451,42 @@ def evaluate_vae(
         raise TypeError(
             f"model must be a vaecourse.models.VAE, got {type(model).__name__}"
         )
-    device = next(model.parameters()).device
     images = _check_images("images", images, model, model.returns_logits)
     beta = check_real("beta", beta, minimum=0.0)
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    generator = _noise_generator(check_int("seed", seed, minimum=0), device)
+    seed = check_int("seed", seed, minimum=0)
+    return _evaluate(model, images, beta, batch_size, seed)
+
+
+def _evaluate(
+    model: VAE,
+    images: torch.Tensor,
+    beta: float,
+    batch_size: int,
+    seed: int,
+) -> ELBOTerms:
+    """:func:`evaluate_vae` on checked images and arguments.
+
+    The batches are scored without value scans; only if the result is not
+    finite is the pass made again with every check on, which raises the
+    error the checks give (or returns the same numbers).
+    """
+    with values_checked():
+        terms = _evaluation_pass(model, images, beta, batch_size, seed)
+    if _is_finite(torch.stack(tuple(terms))):
+        return terms
+    return _evaluation_pass(model, images, beta, batch_size, seed)
+
+
+def _evaluation_pass(
+    model: VAE,
+    images: torch.Tensor,
+    beta: float,
+    batch_size: int,
+    seed: int,
+) -> ELBOTerms:
+    device = next(model.parameters()).device
+    generator = _noise_generator(seed, device)
     totals = torch.zeros(3, dtype=torch.float64)
     was_training = model.training
     model.eval()
@@ -415,8 +495,9 @@ def evaluate_vae(
             for index in _batches(len(images), batch_size, None):
                 x = images[index].to(device)
                 terms = model.loss(x, beta=beta, generator=generator)
-                totals += len(index) * torch.tensor(
-                    [t.item() for t in terms], dtype=torch.float64
+                # float32 to float64 is exact: the sums of .item() values
+                totals += len(index) * torch.stack(tuple(terms)).to(
+                    "cpu", torch.float64
                 )
     finally:
         model.train(was_training)
@@ -470,9 +551,12 @@ def train_vae(
     - the test pass is ``evaluate_vae(model, test_images, beta=beta,
       seed=seed + 1_000_003)``: batches of 500 in order, in eval mode.
 
-    Each step's loss is tested for finiteness in one check, and all
+    The data are checked once, before the first step; the steps and the
+    test passes then run without scanning values again. Each step's loss
+    and its two terms are tested for finiteness in one check, and all
     gradients together in one fused check; only when a check fails is the
-    culprit (term, parameter) looked for.
+    step run again with every check on, and the culprit (term, parameter)
+    looked for.
 
     Parameters
     ----------
@@ -539,15 +623,13 @@ def train_vae(
         batches = _batches(len(train_images), batch_size, shuffle)
         for batch, index in enumerate(batches, start=1):
             x = train_images[index].to(device)
-            terms = _elbo_step(model, x, beta, noise)
+            state = noise.get_state()  # to draw the same noise again
+            with values_checked():  # the data were checked before epoch 1
+                terms = _elbo_step(model, x, beta, noise)
             # (loss, reconstruction, kl) of the batch, tested in one check
-            values = (
-                None
-                if terms is None
-                else torch.stack([t.detach() for t in terms])
-            )
-            if values is None or not _is_finite(values):
-                named = None if terms is None else terms._asdict()
+            values = torch.stack([t.detach() for t in terms])
+            if not _is_finite(values):
+                named = _checked_terms(model, x, beta, noise, state, terms)
                 raise _diagnose_divergence(model, x, named, epoch, batch)
             optimizer.zero_grad()
             terms.loss.backward()
@@ -564,8 +646,9 @@ def train_vae(
         if test_images is None:
             continue
         if epoch % eval_every == 0 or epoch == epochs:
-            test = evaluate_vae(
-                model, test_images, beta=beta, seed=seed + _TEST_SEED_OFFSET
+            # evaluate_vae without checking the test images again
+            test = _evaluate(
+                model, test_images, beta, 500, seed + _TEST_SEED_OFFSET
             )
             test_values = [t.item() for t in test]
         else:
