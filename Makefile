@@ -91,11 +91,12 @@ REQUIRE_BROWSER := $(shell if [ -x $(CHROMIUM) ] || { [ "$$(id -u)" = 0 ] && com
 test: $(STAMP) chromium
 	VAECOURSE_REQUIRE_BROWSER=$(REQUIRE_BROWSER) $(BIN)/python -m pytest
 
-# NOTEBOOKS="book/06_elbo.ipynb ..." re-executes only those.
+# NOTEBOOKS="book/06_elbo.ipynb ..." re-executes only those. The script runs
+# the kernels in the portable numerical mode, with the project's IPython
+# profile, as the test suite does (scripts/portable_numerics.py).
 NOTEBOOKS ?=
 notebooks: $(STAMP)
-	IPYTHONDIR=$(CURDIR)/.ipython \
-		$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
+	$(BIN)/python scripts/execute_notebooks.py $(NOTEBOOKS)
 
 diagrams: $(STAMP)
 	$(BIN)/python scripts/draw_diagrams.py

@@ -7,20 +7,24 @@ Usage (from the repository root, with the project's virtual environment)::
     .venv/bin/python scripts/execute_notebooks.py --check
 
 The last form times them and writes nothing. `make notebooks` runs the
-first form. The outputs written are the ones that
-strict nbval compares in `make test`; run this after changing the package or
-a notebook, and commit the result. The table it prints (seconds per notebook,
+first form. The kernels run in the portable numerical mode
+(`scripts/portable_numerics.py`), as under `make test`, so the outputs
+written are the ones that strict nbval compares in `make test` on any
+x86-64 CPU; run this after changing the package or a notebook, and commit
+the result. The table it prints (seconds per notebook,
 on this machine) is the one quoted in the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 import nbformat
+import portable_numerics
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +84,18 @@ def main(argv: list[str] | None = None) -> int:
         "--check", action="store_true", help="time only, do not write outputs"
     )
     args = parser.parse_args(argv)
+    # The kernels run in the numerical mode that the suite checks in, with
+    # the project's IPython profile (which sets the mode's torch flags).
+    unavailable = portable_numerics.enter()
+    if unavailable and not args.check:
+        print(
+            f"error: cannot run in the portable numerical mode: "
+            f"{unavailable}; outputs written here would not reproduce "
+            f"elsewhere (scripts/portable_numerics.py)",
+            file=sys.stderr,
+        )
+        return 2
+    os.environ["IPYTHONDIR"] = str(ROOT / ".ipython")
     paths = args.notebooks or sorted((ROOT / "book").glob("*.ipynb"))
     rows = []
     for path in paths:

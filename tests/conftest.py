@@ -10,12 +10,33 @@ from pathlib import Path
 import pytest
 from book_pages import ROOT
 
+sys.path.insert(0, str(ROOT / "scripts"))
+import portable_numerics  # noqa: E402  (stdlib only: loads no torch)
+
+# The portable numerical mode, before anything imports torch or NumPy: the
+# pytest process and every kernel nbval starts (kernels inherit this
+# environment) compute the same bits on any x86-64 CPU with AVX2, those
+# that made the committed outputs (scripts/portable_numerics.py).
+PORTABLE_NUMERICS_UNAVAILABLE = portable_numerics.enter()
 # Kernels started by nbval and nbclient read the project's IPython profile,
-# which silences ipykernel's start-up log on stderr.
-os.environ.setdefault("IPYTHONDIR", str(ROOT / ".ipython"))
-# Kernels on a 2-core machine: fixed thread count, so floating-point sums are
-# done in the same order on every run.
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# which silences ipykernel's start-up log on stderr and, in the mode, turns
+# off oneDNN and NNPACK in each kernel.
+os.environ["IPYTHONDIR"] = str(ROOT / ".ipython")
+
+
+def pytest_report_header(config) -> str:
+    if PORTABLE_NUMERICS_UNAVAILABLE:
+        return (
+            "numerics: NOT in the portable mode ("
+            + PORTABLE_NUMERICS_UNAVAILABLE
+            + "): committed outputs may differ in a last digit"
+        )
+    return "numerics: portable mode: " + portable_numerics.describe()
+
+
+def pytest_configure(config) -> None:
+    if PORTABLE_NUMERICS_UNAVAILABLE is None:
+        portable_numerics.use_portable_torch_backends()
 
 
 @pytest.fixture(scope="session")
