@@ -7,28 +7,16 @@ argument. The tables' test ids are the expected messages.
 
 from __future__ import annotations
 
-import re
 import threading
 
 import numpy as np
 import pytest
 import torch
+from bad_inputs import raises, table
 
 from vaecourse import _validation as V
 
 NAN, INF = float("nan"), float("inf")
-
-
-def table(rows):
-    """parametrize arguments: (call, error, message), ids the messages."""
-    return pytest.mark.parametrize(
-        "call, error, message", rows, ids=[row[2] for row in rows]
-    )
-
-
-def raises(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
 
 
 # --- check_int --------------------------------------------------------------
@@ -206,6 +194,114 @@ def test_check_real_refuses(call, error, message):
     raises(call, error, message)
 
 
+def test_check_real_maximum_is_inclusive():
+    assert V.check_real("p", 1.0, maximum=1.0) == 1.0
+    raises(
+        lambda: V.check_real("p", 1.0 + 1e-12, maximum=1.0),
+        ValueError,
+        "p must be at most 1.0, got 1.000000000001",
+    )
+
+
+# --- flags, classes, shapes, devices ------------------------------------------
+
+
+def test_check_bool_accepts_python_and_numpy_bools():
+    assert V.check_bool("flag", True) is True
+    assert V.check_bool("flag", np.bool_(False)) is False
+
+
+def test_check_instance_returns_its_input():
+    module = torch.nn.Linear(2, 2)
+    assert V.check_instance("model", module, torch.nn.Module) is module
+
+
+def test_check_shape_accepts_free_and_fixed_dimensions():
+    x = torch.zeros(5, 3, 4)
+    assert V.check_shape("x", x, (None, 3, 4)) is x
+
+
+def test_check_device_gives_a_torch_device():
+    assert V.check_device("cpu") == torch.device("cpu")
+    assert V.check_device(torch.device("cpu")) == torch.device("cpu")
+
+
+NO_CUDA = "" if torch.cuda.is_available() else "no CUDA here"
+BAD_OTHERS = [
+    (
+        lambda: V.check_bool("binarized", 1),
+        TypeError,
+        "binarized must be True or False, got int 1",
+    ),
+    (
+        lambda: V.check_bool("binarized", "yes"),
+        TypeError,
+        "binarized must be True or False, got str 'yes'",
+    ),
+    (
+        lambda: V.check_instance("model", 3, torch.nn.Module),
+        TypeError,
+        "model must be a torch.nn.modules.module.Module, got int",
+    ),
+    (
+        lambda: V.check_instance("x", 3, (torch.Tensor, np.ndarray)),
+        TypeError,
+        "x must be a torch.Tensor or numpy.ndarray, got int",
+    ),
+    (
+        lambda: V.check_shape(
+            "images", torch.zeros(2, 7, 7, 3), (None, 3, 7, 7)
+        ),
+        ValueError,
+        "images must have shape (N, 3, 7, 7), got (2, 7, 7, 3)",
+    ),
+    (
+        lambda: V.check_shape(
+            "images", torch.zeros(2, 3), (None, 3, 32), "(batch, 3, 32)"
+        ),
+        ValueError,
+        "images must have shape (batch, 3, 32), got (2, 3)",
+    ),
+    (
+        lambda: V.check_device("tpu"),
+        ValueError,
+        "device 'tpu' is not a device this course can use; available here",
+    ),
+    (
+        lambda: V.check_device(0),
+        TypeError,
+        "device must be a str or torch.device, got int 0",
+    ),
+]
+if NO_CUDA:
+    BAD_OTHERS += [
+        (
+            lambda: V.check_device("cuda"),
+            ValueError,
+            "device 'cuda' was asked for, but this PyTorch sees no CUDA "
+            "device (torch.cuda.is_available() is False); available: cpu",
+        ),
+        (
+            lambda: V.check_device("cuda:7"),
+            ValueError,
+            "device 'cuda:7' was asked for, but this PyTorch sees no CUDA",
+        ),
+    ]
+else:
+    BAD_OTHERS += [
+        (
+            lambda: V.check_device(f"cuda:{torch.cuda.device_count()}"),
+            ValueError,
+            f"device 'cuda:{torch.cuda.device_count()}' does not exist",
+        ),
+    ]
+
+
+@table(BAD_OTHERS)
+def test_flag_class_shape_and_device_checks_refuse(call, error, message):
+    raises(call, error, message)
+
+
 # --- tensors: floating point, finite, shapes, dtypes, [0, 1] -----------------
 
 
@@ -286,6 +382,11 @@ BAD_TENSORS = [
         lambda: V.check_in_unit_interval("x", torch.tensor([-0.5, 1.0])),
         ValueError,
         "x must lie in [0, 1], found values in [-0.5, 1]",
+    ),
+    (
+        lambda: V.check_in_unit_interval("x", torch.tensor([0.5, NAN])),
+        ValueError,
+        "x contains NaN; it must lie in [0, 1]",
     ),
     (
         lambda: V.check_batched("x", torch.ones(3)),

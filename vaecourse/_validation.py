@@ -38,6 +38,10 @@ __all__ = [
     "check_mean_logvar",
     "check_int",
     "check_real",
+    "check_bool",
+    "check_instance",
+    "check_shape",
+    "check_device",
     "values_checked",
     "scans_values",
 ]
@@ -165,8 +169,10 @@ def check_in_unit_interval(name: str, value: torch.Tensor) -> None:
     """
     if value.numel() == 0 or not scans_values():
         return
-    # One pass over the data, not two.
+    # One pass over the data, not two; aminmax carries a NaN through.
     low, high = torch.aminmax(value.detach())
+    if torch.isnan(low) or torch.isnan(high):
+        raise ValueError(f"{name} contains NaN; it must lie in [0, 1]")
     if low < 0 or high > 1:
         raise ValueError(
             f"{name} must lie in [0, 1], found values in "
@@ -269,6 +275,7 @@ def check_real(
     value: object,
     *,
     minimum: float | None = None,
+    maximum: float | None = None,
     positive: bool = False,
     finite: bool = True,
 ) -> float:
@@ -277,8 +284,9 @@ def check_real(
     The package's one rule for real-number arguments: anything that is not a
     real number (a bool, a string, a tensor with more than one element)
     raises ``TypeError``; NaN, an infinity (unless ``finite=False``), a value
-    below ``minimum`` or, with ``positive=True``, a value ``<= 0`` raises
-    ``ValueError``. Python and NumPy numbers and 0-d tensors are accepted.
+    below ``minimum`` or above ``maximum`` or, with ``positive=True``, a
+    value ``<= 0`` raises ``ValueError``. Python and NumPy numbers and 0-d
+    tensors are accepted.
     """
     if isinstance(value, torch.Tensor):
         if value.dim() != 0 or value.dtype is torch.bool or value.is_complex():
@@ -304,7 +312,123 @@ def check_real(
         raise ValueError(f"{name} must be positive, got {value}")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}")
     return value
+
+
+def check_bool(name: str, value: object) -> bool:
+    """Return ``value`` if it is a ``bool`` (or a NumPy bool).
+
+    ``0``, ``1``, ``"yes"`` or ``None`` raise ``TypeError``: a flag is
+    never guessed from another type.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(
+            f"{name} must be True or False, got {type(value).__name__} "
+            f"{value!r}"
+        )
+    return bool(value)
+
+
+def check_instance(name: str, value: object, kind: type | tuple) -> object:
+    """Return ``value`` if it is an instance of ``kind``, else ``TypeError``.
+
+    The message names the class (or classes) expected, with its module, and
+    the type given.
+    """
+    if not isinstance(value, kind):
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        expected = " or ".join(
+            f"{k.__module__}.{k.__qualname__}" for k in kinds
+        )
+        raise TypeError(
+            f"{name} must be a {expected}, got {type(value).__name__}"
+        )
+    return value
+
+
+def check_shape(
+    name: str, value: torch.Tensor, shape: tuple, labels: str | None = None
+) -> torch.Tensor:
+    """Return ``value`` if its shape matches ``shape``, else ``ValueError``.
+
+    ``shape`` holds an ``int`` for each dimension of fixed size and ``None``
+    for a free one (the batch). ``labels``, e.g. ``"(batch, 3, 32, 32)"``,
+    is how the message writes the expected shape (by default ``shape`` with
+    ``N`` for each free dimension).
+    """
+    actual = tuple(value.shape)
+    ok = len(actual) == len(shape) and all(
+        want is None or want == got
+        for want, got in zip(shape, actual, strict=True)
+    )
+    if not ok:
+        expected = (
+            labels
+            or "("
+            + ", ".join("N" if want is None else str(want) for want in shape)
+            + ")"
+        )
+        raise ValueError(f"{name} must have shape {expected}, got {actual}")
+    return value
+
+
+def check_device(device: object) -> torch.device:
+    """Return ``device`` as a ``torch.device`` that exists on this machine.
+
+    ``"cpu"``, ``"cuda"`` or ``"cuda:K"`` (where CUDA has a device ``K``),
+    ``"mps"`` (where the Metal backend is available), or such a
+    ``torch.device``. Anything else raises an error that names the device
+    asked for and the devices there are, rather than a raw error of torch
+    at the first tensor moved (or, worse, a training that silently stays
+    on the CPU).
+    """
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(
+            f"device must be a str or torch.device, got "
+            f"{type(device).__name__} {device!r}"
+        )
+    available = ["cpu"]
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        available += ["cuda"] + [f"cuda:{k}" for k in range(count)]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        available.append("mps")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        resolved = None
+    if resolved is None or resolved.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(
+            f"device {str(device)!r} is not a device this course can use; "
+            f"available here: {', '.join(available)}"
+        )
+    if resolved.type == "cpu":
+        return resolved
+    if resolved.type == "mps" and "mps" not in available:
+        raise ValueError(
+            f"device {str(device)!r} was asked for, but the Metal (mps) "
+            f"backend is not available here; available: "
+            f"{', '.join(available)}"
+        )
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device {str(device)!r} was asked for, but this PyTorch "
+                f"sees no CUDA device (torch.cuda.is_available() is "
+                f"False); available: {', '.join(available)}"
+            )
+        if resolved.index is not None and (
+            resolved.index >= torch.cuda.device_count()
+        ):
+            raise ValueError(
+                f"device {str(device)!r} does not exist: this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s); available: "
+                f"{', '.join(available)}"
+            )
+    return resolved
 
 
 def check_generator(generator: object) -> torch.Generator | None:
