@@ -203,7 +203,7 @@ def test_check_real_maximum_is_inclusive():
     )
 
 
-# --- flags, classes, shapes, devices ------------------------------------------
+# --- flags, classes, shapes, devices -----------------------------------------
 
 
 def test_check_bool_accepts_python_and_numpy_bools():
