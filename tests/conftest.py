@@ -10,33 +10,8 @@ from pathlib import Path
 import pytest
 from book_pages import ROOT
 
-sys.path.insert(0, str(ROOT / "scripts"))
-import portable_numerics  # noqa: E402  (stdlib only: loads no torch)
-
-# The portable numerical mode, before anything imports torch or NumPy: the
-# pytest process and every kernel nbval starts (kernels inherit this
-# environment) compute the same bits on any x86-64 CPU with AVX2, those
-# that made the committed outputs (scripts/portable_numerics.py).
-PORTABLE_NUMERICS_UNAVAILABLE = portable_numerics.enter()
-# Kernels started by nbval and nbclient read the project's IPython profile,
-# which silences ipykernel's start-up log on stderr and, in the mode, turns
-# off oneDNN and NNPACK in each kernel.
-os.environ["IPYTHONDIR"] = str(ROOT / ".ipython")
-
-
-def pytest_report_header(config) -> str:
-    if PORTABLE_NUMERICS_UNAVAILABLE:
-        return (
-            "numerics: NOT in the portable mode ("
-            + PORTABLE_NUMERICS_UNAVAILABLE
-            + "): committed outputs may differ in a last digit"
-        )
-    return "numerics: portable mode: " + portable_numerics.describe()
-
-
-def pytest_configure(config) -> None:
-    if PORTABLE_NUMERICS_UNAVAILABLE is None:
-        portable_numerics.use_portable_torch_backends()
+# The portable numerical mode is set by the conftest.py at the repository
+# root, which pytest loads for any path it collects.
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-PATHS = ["vaecourse", "tests", "scripts", "_ext", "book"]
+PATHS = ["conftest.py", "vaecourse", "tests", "scripts", "_ext", "book"]
 
 
 def ruff(root: Path, *args: str) -> subprocess.CompletedProcess:

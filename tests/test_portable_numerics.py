@@ -20,8 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 import portable_numerics
 import pytest
 from book_pages import ROOT
-from conftest import PORTABLE_NUMERICS_UNAVAILABLE
 
+PORTABLE_NUMERICS_UNAVAILABLE = portable_numerics.unsupported_reason(
+    portable_numerics.cpu_flags()
+)
 needs_the_mode = pytest.mark.skipif(
     PORTABLE_NUMERICS_UNAVAILABLE is not None,
     reason=f"portable mode unavailable: {PORTABLE_NUMERICS_UNAVAILABLE}",
@@ -253,6 +255,36 @@ def test_a_kernel_started_as_nbval_starts_it_runs_in_the_mode():
         "threads": 2,
         "numpy_avx512": False,
     }
+
+
+@needs_the_mode
+def test_pytest_is_in_the_mode_when_it_collects_only_a_notebook():
+    # The mode is set by the root conftest.py, which pytest loads for any
+    # path: `pytest book/NN.ipynb` alone must not run outside the mode.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in portable_numerics.PORTABLE_ENVIRONMENT
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--collect-only",
+            "-p",
+            "no:cacheprovider",
+            "book/04_reparameterization.ipynb",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "numerics: portable mode: ATEN_CPU_CAPABILITY=avx2" in (
+        result.stdout
+    ), result.stdout[-2000:] + result.stderr[-2000:]
 
 
 def test_portable_environment_overrides_what_was_there():
