@@ -1043,24 +1043,6 @@ def test_eval_every_skips_test_passes_but_not_the_last():
         train_vae(tiny_vae(), data, epochs=1, eval_every=0)
 
 
-def test_the_fused_gradient_check_sees_nan_and_inf_anywhere():
-    model = tiny_vae()
-    x = prototypes_data(n=8)
-    model.loss(x).loss.backward()
-    assert train._gradients_are_finite(model)
-    for bad in (float("nan"), float("inf"), -float("inf")):
-        for parameter in model.parameters():
-            saved = parameter.grad[0].clone()
-            parameter.grad.view(-1)[-1] = bad
-            assert not train._gradients_are_finite(model)
-            parameter.grad.view(-1)[-1] = saved.view(-1)[-1]
-            assert train._gradients_are_finite(model)
-    # large but finite gradients are not mistaken for overflow
-    for parameter in model.parameters():
-        parameter.grad.fill_(3e38)
-    assert train._gradients_are_finite(model)
-
-
 # --- the importance-weighted estimator in blocks -----------------------------
 
 

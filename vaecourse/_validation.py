@@ -169,11 +169,13 @@ def check_in_unit_interval(name: str, value: torch.Tensor) -> None:
     """
     if value.numel() == 0 or not scans_values():
         return
-    # One pass over the data, not two; aminmax carries a NaN through.
+    # One pass over the data, not two. aminmax carries a NaN through, and
+    # every comparison with NaN is False: so the test is written as
+    # "inside", which NaN fails.
     low, high = torch.aminmax(value.detach())
-    if torch.isnan(low) or torch.isnan(high):
-        raise ValueError(f"{name} contains NaN; it must lie in [0, 1]")
-    if low < 0 or high > 1:
+    if not (low >= 0 and high <= 1):
+        if torch.isnan(low) or torch.isnan(high):
+            raise ValueError(f"{name} contains NaN; it must lie in [0, 1]")
         raise ValueError(
             f"{name} must lie in [0, 1], found values in "
             f"[{low.item():.4g}, {high.item():.4g}]"

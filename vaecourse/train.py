@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -34,11 +33,18 @@ from tqdm import tqdm
 
 from vaecourse._validation import (
     check_batched,
+    check_device,
     check_generator,
     check_in_unit_interval,
     check_int,
     check_real,
     values_checked,
+)
+from vaecourse.loop import (
+    History,
+    TrainingDiverged,
+    epoch_batches,
+    train_loop,
 )
 from vaecourse.losses import (
     ELBOTerms,
@@ -95,87 +101,6 @@ def set_seed(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-class TrainingDiverged(FloatingPointError):
-    """A loss term or a gradient became NaN or infinite during training.
-
-    A subclass of :class:`FloatingPointError`. The message names the epoch
-    (from 1), the batch (from 1) and the term (``"reconstruction"``,
-    ``"kl"``, ``"loss"`` or ``"gradient"``); the same are kept as
-    attributes.
-    """
-
-    def __init__(self, epoch: int, batch: int, term: str, detail: str) -> None:
-        self.epoch, self.batch, self.term = epoch, batch, term
-        super().__init__(
-            f"training diverged at epoch {epoch}, batch {batch}: {detail}"
-        )
-
-
-@dataclass
-class History:
-    """Loss terms per epoch, in nats per example.
-
-    Summed over pixels and latent units, averaged over examples.
-
-    ``train_*`` are averages over the epoch's mini-batches, ``test_*`` are
-    computed on the test data after each epoch (empty without test data).
-    For autoencoders the loss is the reconstruction term and ``*_kl`` stay
-    empty.
-    """
-
-    train_loss: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
-    train_reconstruction: list[float] = field(default_factory=list)
-    test_reconstruction: list[float] = field(default_factory=list)
-    train_kl: list[float] = field(default_factory=list)
-    test_kl: list[float] = field(default_factory=list)
-
-    @property
-    def epochs(self) -> int:
-        """Number of epochs recorded."""
-        return len(self.train_loss)
-
-    def columns(self) -> dict[str, list[float]]:
-        """The non-empty series, by name, in a fixed order."""
-        names = [
-            "train_loss",
-            "test_loss",
-            "train_reconstruction",
-            "test_reconstruction",
-            "train_kl",
-            "test_kl",
-        ]
-        return {
-            name: getattr(self, name) for name in names if getattr(self, name)
-        }
-
-    def to_table(self, decimals: int = 2) -> str:
-        """A text table, one row per epoch, numbers rounded to ``decimals``."""
-        cols = self.columns()
-        header = ["epoch"] + [
-            name.replace("reconstruction", "recon") for name in cols
-        ]
-        rows = [
-            [str(e + 1)]
-            + [f"{series[e]:.{decimals}f}" for series in cols.values()]
-            for e in range(self.epochs)
-        ]
-        widths = [
-            max(len(r[i]) for r in [header] + rows) for i in range(len(header))
-        ]
-        lines = [
-            "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))
-        ]
-        lines += [
-            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
-            for row in rows
-        ]
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.to_table()
-
-
 # --- checks and set-up -------------------------------------------------------
 
 
@@ -222,7 +147,7 @@ def _set_up(
         test_images = _check_images(
             "test_images", test_images, model, unit_interval
         )
-    device = torch.device(device)
+    device = check_device(device)
     model.to(device)
     shuffle = torch.Generator().manual_seed(seed)
     # PyTorch's default Adam: on a CPU its loop over the parameters was
@@ -232,14 +157,15 @@ def _set_up(
     return train_images, test_images, device, shuffle, optimizer
 
 
-def _batches(n: int, batch_size: int, generator: torch.Generator | None):
-    order = (
-        torch.arange(n)
-        if generator is None
-        else torch.randperm(n, generator=generator)
-    )
-    for start in range(0, n, batch_size):
-        yield order[start : start + batch_size]
+def _epoch_history(kl: bool) -> History:
+    """An empty record of an epoch trainer: train and test series."""
+    names = ["loss", "reconstruction"] + (["kl"] if kl else [])
+    series = {
+        f"{split}_{name}": [] for name in names for split in ("train", "test")
+    }
+    if not kl:  # an autoencoder's record keeps empty KL series
+        series.update(train_kl=[], test_kl=[])
+    return History(**series)
 
 
 def _noise_generator(seed: int, device: torch.device) -> torch.Generator:
@@ -327,38 +253,18 @@ def _is_finite(*values: torch.Tensor) -> bool:
     return bool(flags.all())
 
 
-def _gradients_are_finite(model: torch.nn.Module) -> bool:
-    """One fused check of every gradient, exact where it raises a doubt.
-
-    ``torch._foreach_norm`` takes the 2-norm of every gradient in one call
-    and one ``isfinite`` tests them all: a NaN or an infinity anywhere makes
-    its norm NaN or infinite. Only then is each gradient tested alone, since
-    a norm can also overflow for finite gradients (beyond about 1e19 in
-    float32); which parameter is at fault is worked out by
-    :func:`_diagnose_divergence`.
-    """
-    grads = [p.grad for p in model.parameters() if p.grad is not None]
-    if not grads:
-        return True
-    if bool(torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()):
-        return True
-    return all(bool(torch.isfinite(grad).all()) for grad in grads)
-
-
 def _diagnose_divergence(
     model: torch.nn.Module,
     x: torch.Tensor,
     terms: dict[str, torch.Tensor] | None,
-    epoch: int,
-    batch: int,
-) -> TrainingDiverged:
-    """Why a step is not finite: the epoch, batch, term and parameter.
+) -> tuple[str, str]:
+    """Why a step is not finite: the term and what is wrong with it.
 
-    Called once a step's loss or a gradient is NaN or infinite (``terms``
-    is ``None`` when the VAE's forward pass already was, see
-    ``_checked_terms``). Looks, in the order they are computed, at the
-    encoder, the decoder, each loss term, the loss, and the gradient of
-    each parameter.
+    Called once a step's loss is NaN or infinite (``terms`` is ``None``
+    when the VAE's forward pass already was, see ``_checked_terms``).
+    Looks, in the order they are computed, at the encoder, the decoder,
+    each loss term and the loss. Returns ``(term, detail)`` for
+    :class:`vaecourse.loop.TrainingDiverged`.
     """
     if terms is None:
         with torch.no_grad():
@@ -366,9 +272,7 @@ def _diagnose_divergence(
         mu_finite = _is_finite(mu)
         logvar_nan = bool(torch.isnan(logvar).any())
         if not mu_finite or logvar_nan:
-            return TrainingDiverged(
-                epoch,
-                batch,
+            return (
                 "kl",
                 "the kl term is NaN: the encoder returned non-finite values "
                 f"(mu finite: {mu_finite}, log-variance NaN: {logvar_nan}); "
@@ -376,43 +280,27 @@ def _diagnose_divergence(
                 "log(sigma^2) = NaN for sigma < 0",
             )
         if not _is_finite(logvar):
-            return TrainingDiverged(
-                epoch,
-                batch,
+            return (
                 "kl",
                 "the kl term is inf: the encoder returned an infinite "
                 "log-variance; an encoder that predicts sigma directly "
                 "gives log(sigma^2) = -inf for sigma = 0",
             )
-        return TrainingDiverged(
-            epoch,
-            batch,
+        return (
             "reconstruction",
             "the reconstruction term is NaN: the decoder returned NaN "
             "(or an infinity, which no likelihood can score)",
         )
     for term in ("reconstruction", "kl"):
         if term in terms and not _is_finite(terms[term]):
-            return TrainingDiverged(
-                epoch, batch, term, f"the {term} term is {terms[term].item()}"
-            )
+            return term, f"the {term} term is {terms[term].item()}"
     if "loss" in terms and not _is_finite(terms["loss"]):
-        return TrainingDiverged(
-            epoch,
-            batch,
+        return (
             "loss",
             f"the loss is {terms['loss'].item()} though its terms are "
             f"finite: reconstruction + beta * kl overflows "
             f"{terms['loss'].dtype}",
         )
-    for name, parameter in model.named_parameters():
-        if parameter.grad is not None and not _is_finite(parameter.grad):
-            return TrainingDiverged(
-                epoch,
-                batch,
-                "gradient",
-                f"the gradient of {name} is not finite (the loss was finite)",
-            )
     raise AssertionError("_diagnose_divergence called on a finite step")
 
 
@@ -492,7 +380,7 @@ def _evaluation_pass(
     model.eval()
     try:
         with torch.no_grad():
-            for index in _batches(len(images), batch_size, None):
+            for index in epoch_batches(len(images), batch_size, None):
                 x = images[index].to(device)
                 terms = model.loss(x, beta=beta, generator=generator)
                 # float32 to float64 is exact: the sums of .item() values
@@ -614,35 +502,43 @@ def train_vae(
         device,
     )
     noise = _noise_generator(seed, device)
-    history = History()
+    history = _epoch_history(kl=True)
+    state = noise.get_state()
+
+    def objective(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        nonlocal state
+        state = noise.get_state()  # to draw the same noise again
+        with values_checked():  # the data were checked before epoch 1
+            return _elbo_step(model, x, beta, noise)._asdict()
+
+    def explain(x: torch.Tensor, terms: dict) -> tuple[str, str]:
+        terms = ELBOTerms(**terms)
+        named = _checked_terms(model, x, beta, noise, state, terms)
+        return _diagnose_divergence(model, x, named)
+
+    def log(step: int, means: dict[str, float]) -> None:
+        history.train_loss.append(means["loss"])
+        history.train_reconstruction.append(means["reconstruction"])
+        history.train_kl.append(means["kl"])
+
+    step = 0
     for epoch in tqdm(
         range(1, epochs + 1), desc="epochs", disable=not progress
     ):
-        model.train()
-        totals = torch.zeros(3, dtype=torch.float64)
-        batches = _batches(len(train_images), batch_size, shuffle)
-        for batch, index in enumerate(batches, start=1):
-            x = train_images[index].to(device)
-            state = noise.get_state()  # to draw the same noise again
-            with values_checked():  # the data were checked before epoch 1
-                terms = _elbo_step(model, x, beta, noise)
-            # (loss, reconstruction, kl) of the batch, tested in one check
-            values = torch.stack([t.detach() for t in terms])
-            if not _is_finite(values):
-                named = _checked_terms(model, x, beta, noise, state, terms)
-                raise _diagnose_divergence(model, x, named, epoch, batch)
-            optimizer.zero_grad()
-            terms.loss.backward()
-            if not _gradients_are_finite(model):
-                raise _diagnose_divergence(
-                    model, x, terms._asdict(), epoch, batch
-                )
-            optimizer.step()
-            totals += len(index) * values.to("cpu", torch.float64)
-        mean = (totals / len(train_images)).tolist()
-        history.train_loss.append(mean[0])
-        history.train_reconstruction.append(mean[1])
-        history.train_kl.append(mean[2])
+        batches = (
+            train_images[index].to(device)
+            for index in epoch_batches(len(train_images), batch_size, shuffle)
+        )
+        step = train_loop(
+            model,
+            objective,
+            batches,
+            optimizer,
+            log=log,
+            explain=explain,
+            epoch=epoch,
+            first_step=step + 1,
+        )
         if test_images is None:
             continue
         if epoch % eval_every == 0 or epoch == epochs:
@@ -739,30 +635,33 @@ def train_autoencoder(
         seed,
         device,
     )
-    history = History()
+    history = _epoch_history(kl=False)
+
+    def objective(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"reconstruction": _reconstruction_loss(model, x, loss).mean()}
+
+    def log(step: int, means: dict[str, float]) -> None:
+        history.train_loss.append(means["reconstruction"])
+        history.train_reconstruction.append(means["reconstruction"])
+
+    step = 0
     for epoch in tqdm(
         range(1, epochs + 1), desc="epochs", disable=not progress
     ):
-        model.train()
-        total = 0.0
-        batches = _batches(len(train_images), batch_size, shuffle)
-        for batch, index in enumerate(batches, start=1):
-            x = train_images[index].to(device)
-            value = _reconstruction_loss(model, x, loss).mean()
-            if not _is_finite(value):
-                raise _diagnose_divergence(
-                    model, x, {"reconstruction": value}, epoch, batch
-                )
-            optimizer.zero_grad()
-            value.backward()
-            if not _gradients_are_finite(model):
-                raise _diagnose_divergence(
-                    model, x, {"reconstruction": value}, epoch, batch
-                )
-            optimizer.step()
-            total += len(index) * value.item()
-        history.train_loss.append(total / len(train_images))
-        history.train_reconstruction.append(history.train_loss[-1])
+        batches = (
+            train_images[index].to(device)
+            for index in epoch_batches(len(train_images), batch_size, shuffle)
+        )
+        step = train_loop(
+            model,
+            objective,
+            batches,
+            optimizer,
+            minimise="reconstruction",
+            log=log,
+            epoch=epoch,
+            first_step=step + 1,
+        )
         if test_images is not None:
             model.eval()
             with torch.no_grad():
@@ -772,7 +671,7 @@ def train_autoencoder(
                     )
                     .sum()
                     .item()
-                    for i in _batches(len(test_images), 500, None)
+                    for i in epoch_batches(len(test_images), 500, None)
                 )
             history.test_loss.append(test_total / len(test_images))
             history.test_reconstruction.append(history.test_loss[-1])

@@ -1,0 +1,304 @@
+"""One training loop for every model of the course.
+
+Every trainer of the package is an *objective*, a function from a batch to
+named loss terms, plus a call to :func:`train_loop`, which does the rest in
+the same way for all of them. For each batch it
+
+1. computes the objective's terms (0-d tensors, in nats per example);
+2. tests them all for finiteness, in one check, before any gradient exists;
+3. ``optimizer.zero_grad()`` and ``terms[minimise].backward()``;
+4. tests every gradient, in one fused check, before ``optimizer.step()``
+   touches a weight;
+5. ``optimizer.step()``, then the trainer's ``after_step`` if it has one
+   (the VQ-VAE re-seeds its dead codes there);
+
+and every ``log_every`` steps it hands the mean of each term over the
+examples of those steps to ``log``. A term or a gradient that is not finite
+raises :class:`TrainingDiverged`, which names the step and the term or the
+parameter; the optimizer step of that batch is not taken. The model trains
+in training mode and is left in evaluation mode.
+
+The loop takes batches from any iterable: :func:`epoch_batches` gives the
+index sets of one pass over a data set in a seeded random order, which
+every epoch-based trainer uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "History",
+    "TrainingDiverged",
+    "epoch_batches",
+    "train_loop",
+]
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss term or a gradient became NaN or infinite during training.
+
+    A subclass of :class:`FloatingPointError`. The message names where:
+    the epoch and the batch (both from 1) for the trainers that count
+    epochs, the step (from 1) for those that count steps; then the term
+    (``"reconstruction"``, ``"kl"``, ``"loss"``, ..., or ``"gradient"``)
+    and what is wrong. The same are kept as attributes (``epoch`` and
+    ``batch`` are None for a trainer that counts steps).
+    """
+
+    def __init__(
+        self,
+        epoch: int | None,
+        batch: int | None,
+        term: str,
+        detail: str,
+        *,
+        step: int | None = None,
+    ) -> None:
+        self.epoch, self.batch, self.term = epoch, batch, term
+        self.step = batch if step is None else step
+        where = (
+            f"step {self.step}"
+            if epoch is None
+            else f"epoch {epoch}, batch {batch}"
+        )
+        super().__init__(f"training diverged at {where}: {detail}")
+
+
+class History:
+    """The record of a training: named series, one entry per log point.
+
+    In nats per example unless a series says otherwise. Every trainer of
+    the package returns one: the epoch trainers with a log point per epoch
+    (``x="epoch"``), the step trainers every ``log_every`` steps
+    (``x="step"``, and a series ``step`` that holds them). Series are
+    attributes (``history.train_loss``); :meth:`columns` gives the
+    non-empty ones, in the order they were declared.
+
+    Parameters
+    ----------
+    x : {"epoch", "step"}, default "epoch"
+        What the log points count.
+    **series : list
+        The series, by name, each a list (possibly empty).
+    """
+
+    def __init__(self, *, x: str = "epoch", **series: list) -> None:
+        if x not in ("epoch", "step"):
+            raise ValueError(f"x must be 'epoch' or 'step', got {x!r}")
+        self.x = x
+        self.series = {name: list(values) for name, values in series.items()}
+
+    def __getattr__(self, name: str) -> list:
+        series = self.__dict__.get("series", {})
+        if name in series:
+            return series[name]
+        raise AttributeError(
+            f"{type(self).__name__} has no series {name!r}; "
+            f"it has {sorted(series)}"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, History):
+            return NotImplemented
+        return (self.x, self.series) == (other.x, other.series)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.series.items())
+        return f"History(x={self.x!r}, {inner})"
+
+    @property
+    def epochs(self) -> int:
+        """The number of log points (of epochs, for an epoch trainer)."""
+        return max((len(v) for v in self.series.values()), default=0)
+
+    def columns(self) -> dict[str, list]:
+        """The non-empty series, by name, in the order they were declared."""
+        return {name: v for name, v in self.series.items() if v}
+
+    def to_table(self, decimals: int = 2) -> str:
+        """A text table, one row per log point, rounded to ``decimals``."""
+        cols = {k: v for k, v in self.columns().items() if k != "step"}
+        steps = self.series.get("step")
+        header = [self.x] + [
+            name.replace("reconstruction", "recon") for name in cols
+        ]
+        rows = [
+            [str(steps[e] if steps else e + 1)]
+            + [f"{series[e]:.{decimals}f}" for series in cols.values()]
+            for e in range(self.epochs)
+        ]
+        widths = [
+            max(len(r[i]) for r in [header] + rows) for i in range(len(header))
+        ]
+        return "\n".join(
+            "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True))
+            for row in [header] + rows
+        )
+
+    def __str__(self) -> str:
+        return self.to_table()
+
+
+def epoch_batches(
+    n: int, batch_size: int, generator: torch.Generator | None
+) -> Iterator[torch.Tensor]:
+    """The index sets of one pass over ``n`` examples, ``batch_size`` each.
+
+    In the order ``torch.randperm(n, generator=generator)`` (``0, ..., n-1``
+    with ``generator=None``), cut into consecutive batches; the last one is
+    smaller when ``batch_size`` does not divide ``n``.
+    """
+    order = (
+        torch.arange(n)
+        if generator is None
+        else torch.randperm(n, generator=generator)
+    )
+    yield from order.split(batch_size)
+
+
+def _all_finite(values: torch.Tensor) -> bool:
+    return bool(torch.isfinite(values).all())
+
+
+def _gradients_are_finite(model: nn.Module) -> bool:
+    """One fused check of every gradient, exact where it raises a doubt.
+
+    ``torch._foreach_norm`` takes the 2-norm of every gradient in one call
+    and one ``isfinite`` tests them all: a NaN or an infinity anywhere makes
+    its norm NaN or infinite. Only then is each gradient tested alone, since
+    a norm can also overflow for finite gradients (beyond about 1e19 in
+    float32).
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if not grads:
+        return True
+    if _all_finite(torch.stack(torch._foreach_norm(grads))):
+        return True
+    return all(_all_finite(grad) for grad in grads)
+
+
+def _non_finite_term(terms: Mapping[str, torch.Tensor]) -> tuple[str, str]:
+    for name, value in terms.items():
+        if not _all_finite(value.detach()):
+            return name, f"the {name} term is {value.item()}"
+    raise AssertionError("no term is non-finite")
+
+
+def _non_finite_gradient(model: nn.Module) -> tuple[str, str]:
+    for name, parameter in model.named_parameters():
+        if parameter.grad is not None and not _all_finite(parameter.grad):
+            return (
+                "gradient",
+                f"the gradient of {name} is not finite (the loss was finite)",
+            )
+    raise AssertionError("no gradient is non-finite")
+
+
+Terms = Mapping[str, torch.Tensor]
+
+
+def train_loop(
+    model: nn.Module,
+    objective: Callable[[Any], Terms],
+    batches: Iterable[Any],
+    optimizer: torch.optim.Optimizer,
+    *,
+    minimise: str = "loss",
+    log_every: int | None = None,
+    log: Callable[[int, dict[str, float]], None] | None = None,
+    after_step: Callable[[Any, Terms], None] | None = None,
+    explain: Callable[[Any, Terms], tuple[str, str]] | None = None,
+    epoch: int | None = None,
+    first_step: int = 1,
+    examples: Callable[[Any], int] = len,
+) -> int:
+    """Train ``model`` on ``batches``: the steps listed in the module's doc.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Put in training mode for the steps, left in evaluation mode.
+    objective : callable
+        ``objective(batch)`` returns the step's terms, a mapping from names
+        to 0-d tensors, each a mean over the batch's examples.
+    batches : iterable
+        What ``objective`` takes, one step each.
+    optimizer : torch.optim.Optimizer
+    minimise : str, default "loss"
+        The term whose gradient is followed.
+    log_every : int, optional
+        Log after every ``log_every`` steps, and after the last; by default
+        once, after the last.
+    log : callable, optional
+        ``log(step, means)``, with the mean of each term over the examples
+        of the steps since the last log.
+    after_step : callable, optional
+        ``after_step(batch, terms)``, after ``optimizer.step()``.
+    explain : callable, optional
+        ``explain(batch, terms)`` when a term is not finite: returns
+        ``(term, detail)`` for the error; by default the first non-finite
+        term is named.
+    epoch : int, optional
+        For an epoch trainer: the errors then name the epoch and the batch
+        (from 1 in each epoch) instead of the step.
+    first_step : int, default 1
+        The number of the first step (a trainer that calls the loop once per
+        epoch counts on).
+    examples : callable, default len
+        The number of examples in a batch, which weights its terms in the
+        logged means.
+
+    Returns
+    -------
+    int
+        The number of the last step taken.
+
+    Raises
+    ------
+    TrainingDiverged
+        If a term or a gradient is not finite.
+    """
+    step = first_step - 1
+    sums: torch.Tensor | None = None
+    count = 0
+
+    def diverged(batch_number: int, term: str, detail: str):
+        if epoch is None:
+            return TrainingDiverged(None, None, term, detail, step=step)
+        return TrainingDiverged(epoch, batch_number, term, detail, step=step)
+
+    model.train()
+    for batch_number, batch in enumerate(batches, start=1):
+        step += 1
+        terms = objective(batch)
+        values = torch.stack([value.detach() for value in terms.values()])
+        if not _all_finite(values):
+            why = (explain or (lambda _, t: _non_finite_term(t)))(batch, terms)
+            raise diverged(batch_number, *why)
+        optimizer.zero_grad()
+        terms[minimise].backward()
+        if not _gradients_are_finite(model):
+            raise diverged(batch_number, *_non_finite_gradient(model))
+        optimizer.step()
+        if after_step is not None:
+            after_step(batch, terms)
+        n = examples(batch)
+        weighted = n * values.to("cpu", torch.float64)
+        sums = weighted if sums is None else sums + weighted
+        count += n
+        if log_every is not None and (step - first_step + 1) % log_every == 0:
+            if log is not None:
+                log(
+                    step,
+                    dict(zip(terms, (sums / count).tolist(), strict=True)),
+                )
+            sums, count = None, 0
+    if count and log is not None:
+        log(step, dict(zip(terms, (sums / count).tolist(), strict=True)))
+    model.eval()
+    return step
