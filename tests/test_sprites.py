@@ -1,18 +1,23 @@
-"""Tests of vaecourse.sprites: dSprites' grid, its index order, the drawing.
+"""Tests of vaecourse.sprites: the grid, its index order, the drawing, the
+reduced images and the loader of the real file.
 
-References: the dSprites README (factor sizes, values, strides) and
-geometry computed by hand.
+References: the dSprites README (factor sizes, values, strides),
+geometry computed by hand, and a loop over 2 x 2 blocks for the reduced
+images.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import zipfile
 
 import numpy as np
 import pytest
+import torch
+from bad_inputs import raises, table
 
-from vaecourse import sprites
+from vaecourse import beta_vae, sprites
 
 GRID = sprites.DrawnSprites()
 
@@ -200,6 +205,359 @@ def test_a_file_that_is_not_dsprites_is_refused(tmp_path):
         sprites.DSpritesFile(tmp_path / "missing.npz")
 
 
+# The images of the small files written by the tests.
+_INDICES = np.array([0, 5, 700_000, sprites.N_IMAGES - 1])
+_IMAGES = GRID.images(_INDICES)
+
+
+def _dsprites(directory, **arrays):
+    """A 4-image dSprites-like .npz; ``arrays`` replace or add arrays."""
+    classes = sprites.index_to_factors(_INDICES)
+    contents = {
+        "imgs": _IMAGES,
+        "latents_classes": classes,
+        "latents_values": sprites.factor_values(classes),
+    }
+    contents.update(arrays)
+    path = directory / "dsprites.npz"
+    np.savez(path, **contents)
+    return path
+
+
+def test_empty_index_lists_give_empty_results(tmp_path):
+    # [] is float64 to NumPy; no index selects no image, as in NumPy.
+    real = sprites.DSpritesFile(_dsprites(tmp_path))
+    for source in (GRID, real):
+        for empty in ([], np.array([], dtype=np.int64)):
+            images = source.images(empty)
+            assert images.shape == (0, 64, 64)
+            assert images.dtype == np.uint8
+            assert source.factor_classes(empty).shape == (0, 6)
+            assert source.factor_values(empty).shape == (0, 6)
+    assert sprites.index_to_factors([]).shape == (0, 6)
+    assert sprites.factors_to_index(np.empty((0, 6))).shape == (0,)
+    assert sprites.reduced_images(np.empty((0, 6))).shape == (0, 1024)
+
+
+def test_the_sizes_have_unambiguous_names():
+    assert sprites.FULL_SIZE == 64
+    assert sprites.IMAGE_SIZE == sprites.FULL_SIZE  # the first name, kept
+    assert sprites.REDUCED_SIZE == 32
+    assert sprites.REDUCED_SIZE == beta_vae.IMAGE_SIZE
+
+
+def test_reduced_images_are_the_means_of_2_by_2_blocks():
+    classes = sprites.sample_factors(12, seed=5)
+    full = GRID.images(sprites.factors_to_index(classes))
+    reduced = sprites.reduced_images(classes)
+    assert reduced.shape == (12, 32 * 32)
+    assert reduced.dtype == torch.float32
+    # Reference: a plain loop over the blocks, in float64.
+    expected = np.zeros((12, 32, 32))
+    for n in range(12):
+        for i in range(32):
+            for j in range(32):
+                block = full[n, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2]
+                expected[n, i, j] = block.astype(np.float64).sum() / 4
+    np.testing.assert_array_equal(
+        reduced.numpy().reshape(12, 32, 32), expected
+    )
+    assert set(np.unique(reduced.numpy())) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+    # One factor vector is one image.
+    np.testing.assert_array_equal(
+        sprites.reduced_images(classes[3]), reduced[3:4]
+    )
+
+
+def test_beta_vae_draws_its_sprites_with_reduced_images():
+    # The old beta_vae.sprite_images was checked bit for bit against
+    # reduced_images before it was replaced by it.
+    assert beta_vae.sprite_images is sprites.reduced_images
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        lambda images: images * 255,
+        lambda images: images.astype(bool),
+        lambda images: images.astype(np.float32),
+        lambda images: (images * 255).astype(np.float64),
+    ],
+    ids=["uint8 0 and 255", "bool", "float 0 and 1", "float 0 and 255"],
+)
+def test_a_file_resaved_with_other_binary_values_reads_as_0_and_1(
+    tmp_path, stored
+):
+    # A user who re-saved the images as 8-bit grey levels, or as another
+    # dtype, expects the same images back, not 255 where dSprites has 1.
+    real = sprites.DSpritesFile(_dsprites(tmp_path, imgs=stored(_IMAGES)))
+    read = real.images([0, 1, 2, 3])
+    assert read.dtype == np.uint8
+    np.testing.assert_array_equal(read, _IMAGES)
+
+
+def test_classes_resaved_as_whole_floats_are_read(tmp_path):
+    classes = sprites.index_to_factors(_INDICES)
+    real = sprites.DSpritesFile(
+        _dsprites(tmp_path, latents_classes=classes.astype(np.float32))
+    )
+    assert real.factor_classes([0, 1, 2, 3]).dtype == np.int64
+    np.testing.assert_array_equal(real.factor_classes([0, 1, 2, 3]), classes)
+
+
+class _Unpickled:
+    """Unpickling this creates the file ``marker``: the proof of a load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_an_object_array_is_never_unpickled(tmp_path):
+    marker = tmp_path / "unpickled"
+    imgs = np.empty((4, 64, 64), dtype=object)
+    imgs[...] = 0
+    imgs[0, 0, 0] = _Unpickled(marker)
+    path = _dsprites(tmp_path, imgs=imgs)
+    with pytest.raises(ValueError, match="holds Python objects"):
+        sprites.DSpritesFile(path)
+    assert not marker.exists()
+
+
+def _text_file(directory):
+    path = directory / "dsprites.npz"
+    path.write_text("imgs, latents_classes\n0, 1\n")
+    return path
+
+
+def _npy_file(directory):
+    path = directory / "dsprites.npy"
+    np.save(path, GRID.images([0, 1]))
+    return path
+
+
+def _truncated(directory):
+    path = _dsprites(directory)
+    path.write_bytes(path.read_bytes()[:1000])
+    return path
+
+
+def _bad_crc(directory):
+    # np.savez stores without compression, imgs first: a flipped pixel
+    # keeps every value binary but breaks the member's checksum.
+    path = _dsprites(directory)
+    data = bytearray(path.read_bytes())
+    data[8000] ^= 1
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _with_member(directory, content):
+    """An archive whose imgs.npy member is ``content``."""
+    path = _dsprites(directory)
+    with zipfile.ZipFile(path) as archive:
+        kept = {
+            name: archive.read(name)
+            for name in archive.namelist()
+            if name != "imgs.npy"
+        }
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("imgs.npy", content)
+        for name, data in kept.items():
+            archive.writestr(name, data)
+    return path
+
+
+def _classes_with(k, value, dtype=np.int64):
+    """The 4 class rows of :func:`_dsprites`, column k of row 1 = value."""
+    classes = sprites.index_to_factors(_INDICES)
+    classes = classes.astype(dtype)
+    classes[1, k] = value
+    return classes
+
+
+# Calls take the folder the bad file is written to; every message also
+# names the file (checked by the test).
+BAD_FILES = [
+    (
+        lambda d: sprites.DSpritesFile(_text_file(d)),
+        ValueError,
+        "is not a dSprites file: it is not an .npz archive",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(_npy_file(d)),
+        ValueError,
+        "is a .npy file (one array), not a dSprites file",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(_truncated(d)),
+        ValueError,
+        "is not a dSprites file: it is a damaged .npz archive",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(_bad_crc(d)),
+        ValueError,
+        "imgs is damaged and cannot be read (Bad CRC-32",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _with_member(d, b"\x93NUMPY\x01\x00\x10\x00[1, 2]          \n")
+        ),
+        ValueError,
+        "imgs is damaged and cannot be read (Header is not a dictionary",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(_with_member(d, b"64 x 64 images")),
+        ValueError,
+        "imgs is not a NumPy array",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, imgs=np.array([None, 1], dtype=object))
+        ),
+        ValueError,
+        "imgs holds Python objects (dtype object), stored as a pickle; the "
+        "course never unpickles a file",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=np.array([{}], dtype=object))
+        ),
+        ValueError,
+        "latents_classes holds Python objects (dtype object)",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(_dsprites(d, imgs=_IMAGES * 128)),
+        ValueError,
+        "imgs must be binary images, every pixel 0 or 1 (or every pixel 0 "
+        "or 255, read as 0 and 1), found 128",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, imgs=np.where(_IMAGES == 1, np.nan, 0.0))
+        ),
+        ValueError,
+        "imgs must be binary images, every pixel 0 or 1 (or every pixel 0 "
+        "or 255, read as 0 and 1), found nan",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, imgs=np.full((4, 64, 64), "1"))
+        ),
+        ValueError,
+        "imgs must hold pixel values (numbers), got dtype <U1",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, imgs=np.zeros((4, 32, 32), np.uint8))
+        ),
+        ValueError,
+        "imgs must have shape (N, 64, 64), got (4, 32, 32)",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(
+                d,
+                imgs=np.zeros((0, 64, 64), np.uint8),
+                latents_classes=np.zeros((0, 6), np.int64),
+            )
+        ),
+        ValueError,
+        "imgs holds no image",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(0, 0)[:, 1:])
+        ),
+        ValueError,
+        "latents_classes must have shape (N, 6), one column per factor "
+        "(colour, shape, scale, orientation, position_x, position_y), got "
+        "(4, 5)",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(0, 0)[:3])
+        ),
+        ValueError,
+        "imgs holds 4 images but latents_classes holds 3 rows; there must "
+        "be one row of classes per image",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(2, np.nan, float))
+        ),
+        ValueError,
+        "latents_classes column 2 (factor scale) must hold the class "
+        "indices 0 to 5, found nan",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(3, 2.5, float))
+        ),
+        ValueError,
+        "latents_classes column 3 (factor orientation) must hold the class "
+        "indices 0 to 39, found 2.5",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(5, -1))
+        ),
+        ValueError,
+        "latents_classes column 5 (factor position_y) must hold the class "
+        "indices 0 to 31, found -1",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=np.ones((4, 6), dtype=bool))
+        ),
+        ValueError,
+        "latents_classes must hold class indices (integers), got dtype bool",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(1, 1)[:, :0])
+        ),
+        ValueError,
+        "latents_classes must have shape (N, 6)",
+    ),
+    (
+        lambda d: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(0, 0)[0])
+        ),
+        ValueError,
+        "latents_classes must have shape (N, 6)",
+    ),
+] + [
+    # Each factor one past its last class: the shape class 7 of the issue
+    # is the shape row's case with 3 + 4.
+    (
+        lambda d, k=k, bad=bad: sprites.DSpritesFile(
+            _dsprites(d, latents_classes=_classes_with(k, bad))
+        ),
+        ValueError,
+        f"latents_classes column {k} (factor {name}) must hold the class "
+        f"indices 0 to {size - 1}, found {bad}",
+    )
+    for k, (name, size, bad) in enumerate(
+        zip(
+            sprites.FACTOR_NAMES,
+            sprites.FACTOR_SIZES,
+            [1, 7, 6, 40, 32, 32],
+            strict=True,
+        )
+    )
+]
+
+
+@table(BAD_FILES)
+def test_a_bad_file_is_refused_with_its_name(tmp_path, call, error, message):
+    with pytest.raises(error, match=re.escape(message)) as caught:
+        call(tmp_path)
+    assert str(tmp_path / "dsprites.np") in str(caught.value)
+
+
 BAD = [
     (
         lambda: sprites.factors_to_index([0, 3, 0, 0, 0, 0]),
@@ -244,12 +602,12 @@ BAD = [
     (
         lambda: sprites.draw("square", 0.0, 0.0, 0.5, 0.5),
         ValueError,
-        "scale must lie in (0, 1], got 0.0",
+        "scale must be positive, got 0.0",
     ),
     (
         lambda: sprites.draw("square", 1.0, 0.0, 1.5, 0.5),
         ValueError,
-        "position_x must lie in [0, 1], got 1.5",
+        "position_x must be at most 1.0, got 1.5",
     ),
     (
         lambda: sprites.draw("square", 1.0, math.inf, 0.5, 0.5),
@@ -257,12 +615,114 @@ BAD = [
         "orientation must be finite",
     ),
     (lambda: sprites.sample_factors(0), ValueError, "n must be at least 1"),
+    (
+        lambda: sprites.sample_factors(2.0),
+        TypeError,
+        "n must be an integer, got float 2.0",
+    ),
+    (
+        lambda: sprites.sample_factors(2, seed=-1),
+        ValueError,
+        "seed must be at least 0, got -1",
+    ),
+    (
+        lambda: sprites.draw("square", "1", 0.0, 0.5, 0.5),
+        TypeError,
+        "scale must be a real number, got str '1'",
+    ),
+    (
+        lambda: sprites.draw(1, 1.0, 0.0, 0.5, 0.5),
+        TypeError,
+        "shape must be a builtins.str, got int",
+    ),
+    (
+        lambda: sprites.draw("square", 1.5, 0.0, 0.5, 0.5),
+        ValueError,
+        "scale must be at most 1.0, got 1.5",
+    ),
+    (
+        lambda: sprites.draw("square", math.nan, 0.0, 0.5, 0.5),
+        ValueError,
+        "scale must be a number, got NaN",
+    ),
+    (
+        lambda: sprites.draw("square", 1.0, "0", 0.5, 0.5),
+        TypeError,
+        "orientation must be a real number, got str '0'",
+    ),
+    (
+        lambda: sprites.draw("square", 1.0, 0.0, None, 0.5),
+        TypeError,
+        "position_x must be a real number, got NoneType None",
+    ),
+    (
+        lambda: sprites.draw("square", 1.0, 0.0, 0.5, -0.1),
+        ValueError,
+        "position_y must be at least 0.0, got -0.1",
+    ),
+    (
+        lambda: sprites.draw("square", 1.0, 0.0, 0.5, [0.5]),
+        TypeError,
+        "position_y must be a real number, got list [0.5]",
+    ),
+    (
+        lambda: sprites.factors_to_index([[0, 0, 0, 0, 0, 0], [0, 0]]),
+        ValueError,
+        "factor indices must form a rectangular array, got a ragged list",
+    ),
+    (
+        lambda: sprites.factor_values([True] * 6),
+        TypeError,
+        "factor indices must be integers, got dtype bool",
+    ),
+    (
+        lambda: sprites.index_to_factors([[0], [1, 2]]),
+        ValueError,
+        "image indices must form a rectangular array, got a ragged list",
+    ),
+    (
+        lambda: sprites.index_to_factors([[0, 1]]),
+        ValueError,
+        "image indices must be a number or a 1-D array, got shape (1, 2)",
+    ),
+    (
+        lambda: GRID.images([1.5]),
+        TypeError,
+        "image indices must be integers, got dtype float64",
+    ),
+    (
+        lambda: GRID.images([-1, 3]),
+        ValueError,
+        "image indices must lie in [0, 737280), found [-1, 3]",
+    ),
+    (
+        lambda: GRID.factor_values(np.array([True])),
+        TypeError,
+        "image indices must be integers, got dtype bool",
+    ),
+    (
+        lambda: sprites.reduced_images([0, 3, 0, 0, 0, 0]),
+        ValueError,
+        "factor shape has 3 values (indices 0 to 2), got index 3",
+    ),
+    (
+        lambda: sprites.reduced_images(np.zeros((2, 6))),
+        TypeError,
+        "factor indices must be integers, got dtype float64",
+    ),
+    (
+        lambda: sprites.reduced_images(np.zeros((2, 5), np.int64)),
+        ValueError,
+        "a factor vector has 6 entries",
+    ),
+    (
+        lambda: sprites.DSpritesFile(3),
+        TypeError,
+        "path must be a builtins.str or os.PathLike, got int",
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message", BAD, ids=[message for _, _, message in BAD]
-)
+@table(BAD)
 def test_bad_input(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)

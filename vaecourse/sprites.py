@@ -25,28 +25,45 @@ with :class:`DSpritesFile`, which has the same interface as
 
 Images are drawn on demand from an index: the whole grid would take about
 3 GB, one image well under a millisecond.
+
+Part III trains on **reduced** images (:func:`reduced_images`): each
+``FULL_SIZE`` x ``FULL_SIZE`` (64 x 64) image averaged over 2 x 2 blocks to
+``REDUCED_SIZE`` x ``REDUCED_SIZE`` (32 x 32), so that its pixels take the
+values 0, 1/4, ..., 1. They live here, beside the drawing, so that the
+chapters that use them share one definition.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from vaecourse._validation import check_int
+from vaecourse._validation import (
+    check_instance,
+    check_int,
+    check_real,
+    check_shape,
+)
 
 __all__ = [
     "FACTOR_NAMES",
     "FACTOR_SIZES",
     "FACTOR_VALUES",
     "N_IMAGES",
+    "FULL_SIZE",
     "IMAGE_SIZE",
+    "REDUCED_SIZE",
     "factors_to_index",
     "index_to_factors",
     "factor_values",
     "sample_factors",
     "draw",
+    "reduced_images",
     "DrawnSprites",
     "DSpritesFile",
 ]
@@ -74,8 +91,14 @@ FACTOR_VALUES: tuple[np.ndarray, ...] = (
 )
 #: The number of images of the grid, 737,280.
 N_IMAGES = math.prod(FACTOR_SIZES)
-#: Images are ``IMAGE_SIZE`` x ``IMAGE_SIZE`` pixels.
-IMAGE_SIZE = 64
+#: Side of the full images, in pixels: they are 64 x 64, like dSprites'.
+FULL_SIZE = 64
+#: The name :data:`FULL_SIZE` had first, kept for the code that uses it.
+#: Prefer :data:`FULL_SIZE`: Part III's "image size" is the reduced one.
+IMAGE_SIZE = FULL_SIZE
+#: Side of the reduced images of :func:`reduced_images`, in pixels: the
+#: full images averaged over 2 x 2 blocks.
+REDUCED_SIZE = FULL_SIZE // 2
 # Index of a factor vector = its dot product with these strides (dSprites'
 # [737280, 245760, 40960, 1024, 32, 1]): the last factor varies fastest.
 _STRIDES = np.array(
@@ -91,10 +114,27 @@ _HALF_SIZE = 10.0
 _MARGIN = 16.0
 
 
+def _as_array(what: str, value: object) -> np.ndarray:
+    """``numpy.asarray(value)``, with a message that names ``what``."""
+    try:
+        return np.asarray(value)
+    except ValueError:
+        # NumPy refuses a ragged sequence (rows of different lengths) with
+        # a message about "setting an array element with a sequence".
+        raise ValueError(
+            f"{what} must form a rectangular array, got a ragged "
+            f"{type(value).__name__} (its rows differ in length)"
+        ) from None
+
+
 def _as_classes(classes: object) -> np.ndarray:
     """Factor indices as an (N, 6) int array, checked factor by factor."""
-    array = np.asarray(classes)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+    array = _as_array("factor indices", classes)
+    # An empty (0, 6) array selects nothing, whatever its dtype: NumPy
+    # makes ``np.empty((0, 6))`` float64.
+    if array.size and (
+        array.dtype == bool or not np.issubdtype(array.dtype, np.integer)
+    ):
         raise TypeError(
             "factor indices must be integers, got dtype "
             f"{array.dtype}; use the index of each value on the grid"
@@ -110,12 +150,36 @@ def _as_classes(classes: object) -> np.ndarray:
         zip(FACTOR_NAMES, FACTOR_SIZES, strict=True)
     ):
         column = array[:, k]
-        if column.size and (column.min() < 0 or column.max() >= size):
-            bad = column[(column < 0) | (column >= size)][0]
+        outside = (column < 0) | (column >= size)
+        if outside.any():
             raise ValueError(
                 f"factor {name} has {size} values (indices 0 to "
-                f"{size - 1}), got index {bad}"
+                f"{size - 1}), got index {column[outside][0]}"
             )
+    return array.astype(np.int64)
+
+
+def _as_indices(indices: object, count: int) -> np.ndarray:
+    """Image indices as a 1-D int64 array, each in ``[0, count)``."""
+    array = np.atleast_1d(_as_array("image indices", indices))
+    if array.ndim != 1:
+        raise ValueError(
+            f"image indices must be a number or a 1-D array, got shape "
+            f"{array.shape}"
+        )
+    if array.size == 0:
+        # No index selects no image, as in NumPy's own indexing; ``[]`` is
+        # float64 to NumPy, so its dtype is not held against it.
+        return np.zeros(0, np.int64)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
+            f"image indices must be integers, got dtype {array.dtype}"
+        )
+    if array.min() < 0 or array.max() >= count:
+        raise ValueError(
+            f"image indices must lie in [0, {count}), found "
+            f"[{array.min()}, {array.max()}]"
+        )
     return array.astype(np.int64)
 
 
@@ -133,6 +197,14 @@ def factors_to_index(classes: object) -> np.ndarray:
     numpy.ndarray
         Shape ``(N,)``: :math:`\sum_k c_k s_k` with the strides
         :math:`s = (737280, 245760, 40960, 1024, 32, 1)`.
+
+    Raises
+    ------
+    TypeError
+        If the indices are not integers.
+    ValueError
+        If the array is ragged, has not 6 columns, or an index is off the
+        grid (the message names the factor and its range).
     """
     return _as_classes(classes) @ _STRIDES
 
@@ -143,30 +215,17 @@ def index_to_factors(index: object) -> np.ndarray:
     Parameters
     ----------
     index : int or array-like
-        Integer indices in ``[0, 737280)``.
+        Integer indices in ``[0, 737280)``; an empty array gives an empty
+        result.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(N, 6)``, int64.
     """
-    indices = np.atleast_1d(np.asarray(index))
-    if indices.dtype == bool or not np.issubdtype(indices.dtype, np.integer):
-        raise TypeError(
-            f"image indices must be integers, got dtype {indices.dtype}"
-        )
-    if indices.ndim != 1:
-        raise ValueError(
-            f"image indices must be a number or a 1-D array, got shape "
-            f"{indices.shape}"
-        )
-    if indices.size and (indices.min() < 0 or indices.max() >= N_IMAGES):
-        raise ValueError(
-            f"image indices must lie in [0, {N_IMAGES}), found "
-            f"[{indices.min()}, {indices.max()}]"
-        )
+    indices = _as_indices(index, N_IMAGES)
     sizes = np.array(FACTOR_SIZES)
-    return (indices[:, None].astype(np.int64) // _STRIDES) % sizes
+    return (indices[:, None] // _STRIDES) % sizes
 
 
 def factor_values(classes: object) -> np.ndarray:
@@ -224,8 +283,8 @@ def draw(
     ----------
     shape : {"square", "ellipse", "heart"}
     scale : float
-        In [0.5, 1] on the grid; the sprite's half-size is ``10 * scale``
-        pixels.
+        In (0, 1], [0.5, 1] on the grid; the sprite's half-size is
+        ``10 * scale`` pixels.
     orientation : float
         Rotation in radians, counter-clockwise as seen in the image.
     position_x, position_y : float
@@ -236,20 +295,24 @@ def draw(
     numpy.ndarray
         ``(64, 64)`` uint8 image of 0 and 1: a pixel is 1 when its centre
         lies inside the sprite.
+
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a string or a number is not a real number.
+    ValueError
+        If ``shape`` is not one of the three, or a number is NaN,
+        infinite or outside its interval.
     """
+    check_instance("shape", shape, str)
     if shape not in _SHAPES:
         raise ValueError(f"shape must be one of {_SHAPES}, got {shape!r}")
-    if not 0.0 < scale <= 1.0:
-        raise ValueError(f"scale must lie in (0, 1], got {scale}")
-    if not math.isfinite(orientation):
-        raise ValueError(f"orientation must be finite, got {orientation}")
-    for name, value in (
-        ("position_x", position_x),
-        ("position_y", position_y),
-    ):
-        if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must lie in [0, 1], got {value}")
-    values = (scale, orientation, position_x, position_y)
+    values = (
+        check_real("scale", scale, positive=True, maximum=1.0),
+        check_real("orientation", orientation),
+        check_real("position_x", position_x, minimum=0.0, maximum=1.0),
+        check_real("position_y", position_y, minimum=0.0, maximum=1.0),
+    )
     return _draw_many(
         np.array([_SHAPES.index(shape) + 1]),
         *(np.array([value], dtype=float) for value in values),
@@ -264,10 +327,10 @@ def _draw_many(
     position_y: np.ndarray,
 ) -> np.ndarray:
     """:func:`draw` for arrays of checked factor values, ``(N, 64, 64)``."""
-    span = IMAGE_SIZE - 2 * _MARGIN
+    span = FULL_SIZE - 2 * _MARGIN
     centre_x = (_MARGIN + position_x * span)[:, None, None]
     centre_y = (_MARGIN + position_y * span)[:, None, None]
-    pixel = np.arange(IMAGE_SIZE) + 0.5  # pixel centres
+    pixel = np.arange(FULL_SIZE) + 0.5  # pixel centres
     dx = pixel[None, None, :] - centre_x
     dy = pixel[None, :, None] - centre_y
     cos = np.cos(orientation)[:, None, None]
@@ -277,7 +340,7 @@ def _draw_many(
     size = (_HALF_SIZE * scale)[:, None, None]
     u = (cos * dx - sin * dy) / size
     v = (sin * dx + cos * dy) / size
-    images = np.zeros((len(shapes), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    images = np.zeros((len(shapes), FULL_SIZE, FULL_SIZE), np.uint8)
     for number, shape in enumerate(_SHAPES, start=1):
         chosen = shapes == number
         if chosen.any():
@@ -285,11 +348,61 @@ def _draw_many(
     return images
 
 
+def _draw_classes(classes: np.ndarray) -> np.ndarray:
+    """Images of checked ``(N, 6)`` factor indices, ``(N, 64, 64)`` uint8."""
+    values = factor_values(classes)
+    images = np.zeros((len(values), FULL_SIZE, FULL_SIZE), np.uint8)
+    # Blocks of images small enough for the temporaries to stay in the
+    # cache: faster than one image at a time, or all at once.
+    for start in range(0, len(values), 16):
+        block = values[start : start + 16]
+        images[start : start + 16] = _draw_many(
+            block[:, 1].astype(np.int64), *block[:, 2:].T
+        )
+    return images
+
+
+def reduced_images(classes: object) -> torch.Tensor:
+    """Draw sprites from factor indices and average them down to 32 x 32.
+
+    The images of Part III: each 64 x 64 binary image of
+    :class:`DrawnSprites` averaged over 2 x 2 blocks of pixels, so that a
+    pixel of the result is 0, 1/4, 1/2, 3/4 or 1.
+
+    Parameters
+    ----------
+    classes : array-like
+        Integer factor indices, shape ``(6,)`` or ``(N, 6)`` (as for
+        :func:`factors_to_index`).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, REDUCED_SIZE**2)`` = ``(N, 1024)`` float32 in [0, 1], each
+        image flattened row by row: pixel ``(i, j)`` is the mean of pixels
+        ``(2i, 2j)``, ``(2i, 2j + 1)``, ``(2i + 1, 2j)`` and
+        ``(2i + 1, 2j + 1)`` of the full image.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`factors_to_index`.
+    """
+    images = _draw_classes(_as_classes(classes))
+    n = len(images)
+    blocks = images.reshape(n, REDUCED_SIZE, 2, REDUCED_SIZE, 2)
+    # The mean of four 0/1 pixels is a multiple of 1/4: exact in float32.
+    means = blocks.mean(axis=(2, 4), dtype=np.float32)
+    return torch.from_numpy(means.reshape(n, REDUCED_SIZE * REDUCED_SIZE))
+
+
 class DrawnSprites:
     """The course's dSprites-like images on dSprites' grid, drawn on demand.
 
     The same interface as :class:`DSpritesFile`: ``len``, ``images``,
-    ``factor_classes`` and ``factor_values`` of image indices.
+    ``factor_classes`` and ``factor_values`` of image indices (an int or a
+    1-D array of ints in ``[0, 737280)``; an empty array gives empty
+    results).
     """
 
     def __len__(self) -> int:
@@ -305,68 +418,213 @@ class DrawnSprites:
 
     def images(self, indices: object) -> np.ndarray:
         """The images, ``(N, 64, 64)`` uint8 of 0 and 1."""
-        values = self.factor_values(indices)
-        images = np.zeros((len(values), IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-        # Blocks of images small enough for the temporaries to stay in the
-        # cache: faster than one image at a time, or all at once.
-        for start in range(0, len(values), 16):
-            block = values[start : start + 16]
-            images[start : start + 16] = _draw_many(
-                block[:, 1].astype(np.int64), *block[:, 2:].T
+        return _draw_classes(index_to_factors(indices))
+
+
+# Pixels are scanned this many images at a time: the temporaries stay
+# small even for the 737,280 images (3 GB) of the real file.
+_SCAN_BLOCK = 4096
+# What np.load takes for an .npz archive (a zip), and the start of a .npy.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``imgs`` and ``latents_classes`` of the archive at ``path``.
+
+    Nothing is unpickled: an array of Python objects is refused. The real
+    file also holds ``metadata``, a pickled dict, which is never read.
+    """
+    with path.open("rb") as file:
+        magic = file.read(len(_NPY_MAGIC))
+    if magic.startswith(_NPY_MAGIC):
+        raise ValueError(
+            f"{path} is a .npy file (one array), not a dSprites file: "
+            "dSprites is an .npz archive holding imgs and latents_classes"
+        )
+    if not magic.startswith(_ZIP_MAGIC):
+        # np.load would take it for a pickle, and refuse it as one.
+        raise ValueError(
+            f"{path} is not a dSprites file: it is not an .npz archive "
+            "(a zip of .npy arrays)"
+        )
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(
+            f"{path} is not a dSprites file: it is a damaged .npz "
+            f"archive ({error})"
+        ) from error
+    with data:
+        missing = {"imgs", "latents_classes"} - set(data.files)
+        if missing:
+            raise ValueError(
+                f"{path} is not a dSprites file: it lacks {sorted(missing)}"
             )
-        return images
+        return (
+            _read_array(path, data, "imgs"),
+            _read_array(path, data, "latents_classes"),
+        )
+
+
+def _read_array(
+    path: Path, data: np.lib.npyio.NpzFile, name: str
+) -> np.ndarray:
+    """The array ``name`` of an open archive, with errors that name it."""
+    try:
+        array = data[name]
+    except MemoryError:
+        raise  # the file may be fine: the 3 GB of images do not fit
+    except ValueError as error:
+        # With allow_pickle=False, NumPy refuses an object array before it
+        # unpickles anything; its message names allow_pickle.
+        if "allow_pickle" not in str(error):
+            raise ValueError(
+                f"{path}: {name} is damaged and cannot be read ({error})"
+            ) from error
+        raise ValueError(
+            f"{path}: {name} holds Python objects (dtype object), "
+            "stored as a pickle; the course never unpickles a file "
+            f"(that can run any code): save {name} as an array of "
+            "numbers"
+        ) from None
+    except Exception as error:
+        # A damaged member fails in many ways: a bad CRC or stream
+        # (zipfile.BadZipFile, zlib.error), a header NumPy cannot parse
+        # (tokenize.TokenError, SyntaxError), missing data (EOFError).
+        raise ValueError(
+            f"{path}: {name} is damaged and cannot be read ({error})"
+        ) from error
+    if not isinstance(array, np.ndarray):
+        # NpzFile returns the raw bytes of a member that is not a .npy.
+        raise ValueError(
+            f"{path}: {name} is not a NumPy array (its {name}.npy in the "
+            "archive is not a .npy file)"
+        )
+    return array
+
+
+def _file_classes(path: Path, classes: np.ndarray) -> np.ndarray:
+    """``latents_classes`` of a file, checked column by column, as int64."""
+    # Signed or unsigned integers, or floats (checked to be whole below).
+    if classes.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{path}: latents_classes must hold class indices (integers), "
+            f"got dtype {classes.dtype}"
+        )
+    floating = classes.dtype.kind == "f"
+    for k, (name, size) in enumerate(
+        zip(FACTOR_NAMES, FACTOR_SIZES, strict=True)
+    ):
+        column = classes[:, k]
+        bad = (column < 0) | (column >= size)
+        if floating:
+            # Whole numbers survive a re-save through floats; NaN or a
+            # fraction is no class.
+            bad |= ~np.isfinite(column) | (column != np.round(column))
+        if bad.any():
+            raise ValueError(
+                f"{path}: latents_classes column {k} (factor {name}) must "
+                f"hold the class indices 0 to {size - 1}, found "
+                f"{column[bad][0]}"
+            )
+    return classes.astype(np.int64)
+
+
+def _first_other_than(images: np.ndarray, white: int) -> object | None:
+    """The first pixel that is neither 0 nor ``white``, or None."""
+    for start in range(0, len(images), _SCAN_BLOCK):
+        block = images[start : start + _SCAN_BLOCK]
+        other = (block != 0) & (block != white)
+        if other.any():
+            return block[other][0]
+    return None
+
+
+def _binary_images(path: Path, images: np.ndarray) -> np.ndarray:
+    """A file's images as uint8 0 and 1 (0 and 255 read as 0 and 1)."""
+    # Booleans, signed or unsigned integers, or floats.
+    if images.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path}: imgs must hold pixel values (numbers), got dtype "
+            f"{images.dtype}"
+        )
+    bad = _first_other_than(images, 1)
+    if bad is None:
+        return images.astype(np.uint8, copy=False)
+    if _first_other_than(images, 255) is None:
+        # Binary images re-saved as 8-bit grey levels (by PIL, OpenCV or
+        # an image viewer) store white as 255: it is dSprites' 1.
+        return (images != 0).view(np.uint8)
+    raise ValueError(
+        f"{path}: imgs must be binary images, every pixel 0 or 1 (or "
+        f"every pixel 0 or 255, read as 0 and 1), found {bad}"
+    )
 
 
 class DSpritesFile:
     """DeepMind's dSprites file, with the interface of :class:`DrawnSprites`.
 
+    The file is read and checked once, when the object is made: images of
+    64 x 64 pixels, one row of 6 class indices per image, each on dSprites'
+    grid. Images are returned as uint8 0 and 1, as dSprites stores them; a
+    file re-saved with white as 255 (8-bit grey levels) is read as 0 and 1
+    too, since a user expects the same images either way. Nothing in the
+    file is unpickled.
+
     Parameters
     ----------
-    path : str or pathlib.Path
+    path : str or os.PathLike
         ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (arrays
         ``imgs``, ``latents_values``, ``latents_classes``). Not shipped:
         for readers who have it.
+
+    Raises
+    ------
+    TypeError
+        If ``path`` is not a str or path.
+    FileNotFoundError
+        If there is no file at ``path``.
+    ValueError
+        If the file is not an .npz archive (a text file, a .npy file), is
+        damaged, lacks ``imgs`` or ``latents_classes``, holds an array of
+        Python objects, or its arrays are not dSprites': ``imgs`` not
+        ``(N, 64, 64)``, empty, or not binary; ``latents_classes`` not
+        ``(N, 6)``, or a class off the grid (the message names the column,
+        its factor and the range); a number of images and of class rows
+        that differ. Each message names the file.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | os.PathLike) -> None:
+        check_instance("path", path, (str, os.PathLike))
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no dSprites file at {path}")
-        with np.load(path, allow_pickle=False) as data:
-            missing = {"imgs", "latents_classes"} - set(data.files)
-            if missing:
-                raise ValueError(
-                    f"{path} is not a dSprites file: it lacks "
-                    f"{sorted(missing)}"
-                )
-            self._images = data["imgs"]
-            self._classes = data["latents_classes"].astype(np.int64)
-        if self._images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        images, classes = _read_npz(path)
+        check_shape(f"{path}: imgs", images, (None, FULL_SIZE, FULL_SIZE))
+        if len(images) == 0:
+            raise ValueError(f"{path}: imgs holds no image")
+        check_shape(
+            f"{path}: latents_classes",
+            classes,
+            (None, len(FACTOR_SIZES)),
+            "(N, 6), one column per factor (" + ", ".join(FACTOR_NAMES) + ")",
+        )
+        if len(classes) != len(images):
             raise ValueError(
-                f"{path}: images must be 64x64, got {self._images.shape[1:]}"
+                f"{path}: imgs holds {len(images)} images but "
+                f"latents_classes holds {len(classes)} rows; there must be "
+                "one row of classes per image"
             )
+        self._classes = _file_classes(path, classes)
+        self._images = _binary_images(path, images)
 
     def __len__(self) -> int:
         return len(self._images)
 
-    def _check(self, indices: object) -> np.ndarray:
-        indices = np.atleast_1d(np.asarray(indices))
-        if indices.dtype == bool or not np.issubdtype(
-            indices.dtype, np.integer
-        ):
-            raise TypeError(
-                f"image indices must be integers, got dtype {indices.dtype}"
-            )
-        if indices.size and (indices.min() < 0 or indices.max() >= len(self)):
-            raise ValueError(
-                f"image indices must lie in [0, {len(self)}), found "
-                f"[{indices.min()}, {indices.max()}]"
-            )
-        return indices
-
     def factor_classes(self, indices: object) -> np.ndarray:
         """Factor indices of the images, ``(N, 6)`` (from the file)."""
-        return self._classes[self._check(indices)]
+        return self._classes[_as_indices(indices, len(self))]
 
     def factor_values(self, indices: object) -> np.ndarray:
         """Factor values on the grid, ``(N, 6)``."""
@@ -374,4 +632,4 @@ class DSpritesFile:
 
     def images(self, indices: object) -> np.ndarray:
         """The images, ``(N, 64, 64)`` uint8 of 0 and 1."""
-        return self._images[self._check(indices)].astype(np.uint8)
+        return self._images[_as_indices(indices, len(self))]
