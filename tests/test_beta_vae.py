@@ -162,7 +162,8 @@ def test_training_stops_with_a_named_error_when_the_objective_is_nan():
     with torch.no_grad():
         model.logvar_head.bias.fill_(1e4)  # exp(logvar) overflows
     with pytest.raises(
-        TrainingDiverged, match="batch 1: .*logits contains NaN"
+        TrainingDiverged,
+        match="step 1: the model.s output is not finite: .*logits contains NaN",
     ):
         beta_vae.train_beta_vae(model, steps=2)
 

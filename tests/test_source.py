@@ -66,3 +66,34 @@ def test_show_source_prints_the_text(capsys):
 def test_bad_input(obj, checks, error, message):
     with pytest.raises(error, match=message):
         source_text(obj, checks=checks)
+
+
+def test_the_note_stands_where_the_first_check_stood():
+    def step(model, x, beta, gamma):
+        """Doc."""
+        terms = model(x)
+        beta, gamma = _check_weights(beta, gamma)  # noqa: F821
+        scaled = beta * gamma
+        _check_model(model)  # noqa: F821
+        return terms + scaled
+
+    assert source_text(step, checks=False).splitlines() == [
+        "def step(model, x, beta, gamma):",
+        "    terms = model(x)",
+        "    # (input checks omitted)",
+        "    scaled = beta * gamma",
+        "    return terms + scaled",
+    ]
+    # With the checks, every line but the docstring's is kept.
+    assert len(source_text(step).splitlines()) == 6
+
+
+def test_a_docstring_on_the_def_line_is_cut_not_the_function(tmp_path):
+    import importlib.util
+
+    path = tmp_path / "one_line.py"
+    path.write_text('def f(x): "doc"; return x + 1\n')
+    spec = importlib.util.spec_from_file_location("one_line", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert source_text(module.f) == "def f(x): return x + 1"

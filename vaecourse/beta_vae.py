@@ -2,7 +2,9 @@ r"""β-VAEs on the course's sprites: data, training step and loop (Part III).
 
 Chapter "β-VAE" trains :class:`vaecourse.models.ConvVAE` on the
 dSprites-like images of :mod:`vaecourse.sprites` with one of two
-objectives, one step of either written out in :func:`beta_vae_step`:
+objectives, written out in :func:`beta_vae_objective` (one step of either
+in :func:`beta_vae_step`; :func:`train_beta_vae` minimises it with the
+package's one training loop, :func:`vaecourse.loop.train_loop`):
 
 - the β-weighted negative ELBO (Higgins et al. 2017),
   :math:`\mathbb E_q[-\log p(x \mid z)] + \beta\,\mathrm{KL}`;
@@ -20,22 +22,27 @@ from the whole grid, and far fewer steps than the papers' 300,000.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from vaecourse import sprites
-from vaecourse._validation import check_int, check_real
+from vaecourse._validation import (
+    check_device,
+    check_instance,
+    check_int,
+    check_real,
+    values_checked,
+)
+from vaecourse.loop import History, train_loop
 from vaecourse.losses import (
     ELBOTerms,
     capacity_objective,
     capacity_schedule,
 )
 from vaecourse.models import ConvVAE
-from vaecourse.train import TrainingDiverged
 
 __all__ = [
     "IMAGE_SIZE",
@@ -45,6 +52,7 @@ __all__ = [
     "Curves",
     "sprite_images",
     "evaluation_classes",
+    "beta_vae_objective",
     "beta_vae_step",
     "train_beta_vae",
     "evaluate_beta_vae",
@@ -56,8 +64,8 @@ __all__ = [
 ]
 
 #: Side of the reduced images, in pixels (64 x 64 sprites averaged over
-#: 2 x 2 blocks).
-IMAGE_SIZE = 32
+#: 2 x 2 blocks): :data:`vaecourse.sprites.REDUCED_SIZE`.
+IMAGE_SIZE = sprites.REDUCED_SIZE
 #: Images of the fixed evaluation set.
 EVALUATION_SIZE = 2_000
 #: Seed of the evaluation set's factors; training draws with other seeds.
@@ -77,46 +85,15 @@ class Capacity(NamedTuple):
     gamma: float = 1000.0
 
 
-@dataclass
-class Curves:
-    """Loss terms averaged over each ``log_every`` steps, nats per image."""
-
-    step: list[int] = field(default_factory=list)
-    objective: list[float] = field(default_factory=list)
-    reconstruction: list[float] = field(default_factory=list)
-    kl: list[float] = field(default_factory=list)
-    capacity: list[float] = field(default_factory=list)
-
-    def columns(self) -> dict[str, list]:
-        """The curves as a dict of lists (for JSON)."""
-        return {
-            "step": self.step,
-            "objective": self.objective,
-            "reconstruction": self.reconstruction,
-            "kl": self.kl,
-            "capacity": self.capacity,
-        }
+#: The record of :func:`train_beta_vae` (a :class:`vaecourse.loop.History`
+#: counted in steps, with series step, objective, reconstruction, kl and
+#: capacity).
+Curves = History
 
 
-def sprite_images(classes: object) -> torch.Tensor:
-    """Draw sprites from factor indices and average them down to 32 x 32.
-
-    Parameters
-    ----------
-    classes : numpy.ndarray
-        ``(N, 6)`` factor indices (:mod:`vaecourse.sprites`).
-
-    Returns
-    -------
-    torch.Tensor
-        ``(N, 1024)`` float32 in [0, 1]: each pixel is the mean of a 2 x 2
-        block of the 64 x 64 binary image.
-    """
-    images = sprites.DrawnSprites().images(sprites.factors_to_index(classes))
-    n = len(images)
-    blocks = images.reshape(n, IMAGE_SIZE, 2, IMAGE_SIZE, 2)
-    means = blocks.mean(axis=(2, 4), dtype=np.float32)
-    return torch.from_numpy(means.reshape(n, IMAGE_SIZE * IMAGE_SIZE))
+#: Sprites from factor indices, averaged down to 32 x 32:
+#: :func:`vaecourse.sprites.reduced_images`, under the name the chapters use.
+sprite_images = sprites.reduced_images
 
 
 def evaluation_classes() -> np.ndarray:
@@ -133,6 +110,49 @@ def _check_model(model: object) -> ConvVAE:
     return model
 
 
+def _check_weights(
+    beta: object, capacity: object, gamma: object
+) -> tuple[float, float | None, float]:
+    beta = check_real("beta", beta, minimum=0.0)
+    if capacity is not None:
+        capacity = check_real("capacity", capacity, minimum=0.0)
+    return beta, capacity, check_real("gamma", gamma, minimum=0.0)
+
+
+def beta_vae_objective(
+    model: ConvVAE,
+    x: torch.Tensor,
+    *,
+    beta: float = 1.0,
+    capacity: float | None = None,
+    gamma: float = 1000.0,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    r"""The β-VAE or the capacity objective of a batch, with its terms.
+
+    :math:`\mathbb E_q[-\log p(x \mid z)] + \beta\,\mathrm{KL}` (the
+    chapter's β-VAE objective) when ``capacity`` is None, else
+    :math:`\mathbb E_q[-\log p(x \mid z)] + \gamma\,|\mathrm{KL} - C|`
+    (the capacity objective, :func:`vaecourse.losses.capacity_objective`)
+    with :math:`C` = ``capacity``; both in nats per image, from one sample
+    :math:`z \sim q(z \mid x)` per image.
+
+    Returns
+    -------
+    dict
+        ``objective``, the minimised scalar; ``loss``, ``reconstruction``
+        and ``kl``, the batch means of the negative ELBO (β = 1) and its
+        two terms.
+    """
+    beta, capacity, gamma = _check_weights(beta, capacity, gamma)
+    terms = model.loss(x, generator=generator)  # beta = 1: the ELBO
+    if capacity is None:
+        objective = terms.reconstruction + beta * terms.kl
+    else:
+        objective = capacity_objective(terms, capacity, gamma)
+    return {"objective": objective, **terms._asdict()}
+
+
 def beta_vae_step(
     model: ConvVAE,
     optimizer: torch.optim.Optimizer,
@@ -143,12 +163,11 @@ def beta_vae_step(
     gamma: float = 1000.0,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, ELBOTerms]:
-    r"""One Adam step on the β-VAE or the capacity objective.
+    r"""One optimizer step on :func:`beta_vae_objective`, written out.
 
-    Minimises :math:`\mathbb E_q[-\log p(x \mid z)] + \beta\,\mathrm{KL}`
-    (the chapter's β-VAE objective) when ``capacity`` is None, else
-    :math:`\mathbb E_q[-\log p(x \mid z)] + \gamma\,|\mathrm{KL} - C|`
-    (the capacity objective) with :math:`C` = ``capacity``.
+    The checks of :func:`vaecourse.loop.train_loop`, which
+    :func:`train_beta_vae` uses, are left out: this is the step as a
+    reader would write it.
 
     Returns
     -------
@@ -157,15 +176,19 @@ def beta_vae_step(
     terms : vaecourse.losses.ELBOTerms
         The batch means of the negative ELBO (β = 1) and its two terms.
     """
-    terms = model.loss(x, generator=generator)  # beta = 1: the ELBO
-    if capacity is None:
-        objective = terms.reconstruction + beta * terms.kl
-    else:
-        objective = capacity_objective(terms, capacity, gamma)
+    terms = beta_vae_objective(
+        model,
+        x,
+        beta=beta,
+        capacity=capacity,
+        gamma=gamma,
+        generator=generator,
+    )
     optimizer.zero_grad()
-    objective.backward()
+    terms["objective"].backward()
     optimizer.step()
-    return objective.detach(), ELBOTerms(*(t.detach() for t in terms))
+    detached = {name: value.detach() for name, value in terms.items()}
+    return detached.pop("objective"), ELBOTerms(**detached)
 
 
 def train_beta_vae(
@@ -179,83 +202,107 @@ def train_beta_vae(
     seed: int = 0,
     log_every: int = 250,
     device: str | torch.device = "cpu",
-) -> Curves:
+) -> History:
     r"""Train on fresh batches of sprites drawn uniformly from the grid.
 
     Each step draws ``batch_size`` images (:func:`sprite_images` of
     uniform grid indices, from ``numpy.random.default_rng(seed)``) and
-    takes :func:`beta_vae_step` with the β objective, or with the capacity
+    minimises :func:`beta_vae_objective`, the β objective, or the capacity
     objective at :math:`C(t)` of ``capacity`` when it is given (then
-    ``beta`` is not used). Adam with learning rate ``lr``. The noise of the
+    ``beta`` is not used), with Adam at learning rate ``lr``, in
+    :func:`vaecourse.loop.train_loop`. The noise of the
     reparameterization comes from a generator seeded with ``seed``; the
-    global random state is not touched.
+    global random state is not touched. The model is left in evaluation
+    mode.
+
+    Returns
+    -------
+    vaecourse.loop.History
+        Counted in steps: ``step``, and the means over each ``log_every``
+        steps of ``objective``, ``reconstruction`` and ``kl``, nats per
+        image; ``capacity``, :math:`C` at the logged step (0 for the β
+        objective).
 
     Raises
     ------
-    vaecourse.train.TrainingDiverged
-        If the model's output or the objective is not finite; its message
-        reads "epoch 1, batch" followed by the step (from 1).
+    vaecourse.loop.TrainingDiverged
+        If a term or a gradient is not finite; its message names the step
+        (from 1) and the term, or what the model returned.
     """
     model = _check_model(model)
     steps = check_int("steps", steps, minimum=1)
     beta = check_real("beta", beta, minimum=0.0)
-    if capacity is not None and not isinstance(capacity, Capacity):
-        raise TypeError(
-            f"capacity must be a Capacity, got {type(capacity).__name__}"
-        )
+    if capacity is not None:
+        check_instance("capacity", capacity, Capacity)
+        _check_weights(beta, capacity.c_max, capacity.gamma)
+        check_int("capacity.anneal_steps", capacity.anneal_steps, minimum=1)
     batch_size = check_int("batch_size", batch_size, minimum=1)
     lr = check_real("lr", lr, positive=True)
     seed = check_int("seed", seed, minimum=0)
     log_every = check_int("log_every", log_every, minimum=1)
-    device = torch.device(device)
-    model.to(device).train()
+    device = check_device(device)
+    model.to(device)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    curves, sums = Curves(), torch.zeros(3, dtype=torch.float64)
-    for step in range(steps):
-        index = rng.integers(0, sprites.N_IMAGES, batch_size)
-        x = sprite_images(sprites.index_to_factors(index)).to(device)
-        c = None
-        if capacity is not None:
-            c = capacity_schedule(step, capacity.c_max, capacity.anneal_steps)
-        try:
-            objective, terms = beta_vae_step(
+    curves = History(
+        x="step", step=[], objective=[], reconstruction=[], kl=[], capacity=[]
+    )
+
+    def c_at(step: int) -> float | None:  # step from 0
+        if capacity is None:
+            return None
+        return capacity_schedule(step, capacity.c_max, capacity.anneal_steps)
+
+    def batches() -> Iterator[torch.Tensor]:
+        for _ in range(steps):
+            index = rng.integers(0, sprites.N_IMAGES, batch_size)
+            yield sprite_images(sprites.index_to_factors(index)).to(device)
+
+    taken = 0
+
+    def objective(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        nonlocal taken
+        c, taken = c_at(taken), taken + 1
+        # The batches are drawn here, in [0, 1]: no scans of the data.
+        with values_checked():
+            return beta_vae_objective(
                 model,
-                optimizer,
                 x,
                 beta=beta,
                 capacity=c,
                 gamma=1000.0 if capacity is None else capacity.gamma,
                 generator=generator,
             )
+
+    def explain(x: torch.Tensor, terms: Mapping) -> tuple[str, str]:
+        # The loss functions with their checks on say what the model
+        # returned (the noise differs, the model is the same).
+        try:
+            with torch.no_grad():
+                model.loss(x, generator=generator)
         except ValueError as error:
-            # The batch is drawn here, finite and in [0, 1]: the loss
-            # functions refused a non-finite output of the model.
-            raise TrainingDiverged(
-                1,
-                step + 1,
-                "loss",
-                f"the model's output is not finite: {error}",
-            ) from error
-        if not torch.isfinite(objective):
-            raise TrainingDiverged(
-                1, step + 1, "loss", f"the objective is {objective.item()}"
-            )
-        sums += (
-            torch.stack([objective, terms.reconstruction, terms.kl])
-            .double()
-            .cpu()
-        )
-        if (step + 1) % log_every == 0 or step + 1 == steps:
-            n = (step % log_every) + 1
-            means = (sums / n).tolist()
-            curves.step.append(step + 1)
-            curves.objective.append(means[0])
-            curves.reconstruction.append(means[1])
-            curves.kl.append(means[2])
-            curves.capacity.append(0.0 if c is None else c)
-            sums.zero_()
+            return "loss", f"the model's output is not finite: {error}"
+        name = next(n for n, v in terms.items() if not torch.isfinite(v))
+        return name, f"the {name} term is {terms[name].item()}"
+
+    def log(step: int, means: dict[str, float]) -> None:
+        curves.step.append(step)
+        for name in ("objective", "reconstruction", "kl"):
+            curves.series[name].append(means[name])
+        c = c_at(step - 1)
+        curves.capacity.append(0.0 if c is None else c)
+
+    train_loop(
+        model,
+        objective,
+        batches(),
+        optimizer,
+        minimise="objective",
+        log_every=log_every,
+        log=log,
+        explain=explain,
+    )
     return curves
 
 

@@ -37,7 +37,13 @@ def _is_input_check(statement: ast.stmt) -> bool:
     # An assignment is only a check when it rebinds its own argument
     # (``x = check_float_tensor("x", x)``): anything else computes a value.
     if isinstance(statement, ast.Assign):
-        targets = [t.id for t in statement.targets if isinstance(t, ast.Name)]
+        # ``x = check(x)`` and ``a, b = _check(a, b)`` alike
+        targets = [
+            node.id
+            for target in statement.targets
+            for node in ast.walk(target)
+            if isinstance(node, ast.Name)
+        ]
         arguments = [a.id for a in value.args if isinstance(a, ast.Name)]
         if not set(targets) & set(arguments):
             return False
@@ -76,6 +82,27 @@ def source_text(obj: Callable, *, checks: bool = True) -> str:
         raise TypeError(f"{obj!r} is not a function or method")
     lines = source.splitlines()
     drop: set[int] = set()  # 0-based line numbers
+
+    def remove(statement: ast.stmt) -> None:
+        """Drop a statement's lines, or only its text on a shared line."""
+        first, last = statement.lineno - 1, statement.end_lineno - 1
+        before = lines[first][: statement.col_offset]
+        after = lines[last][statement.end_col_offset :].strip()
+        if not before.strip() and (not after or after.startswith("#")):
+            drop.update(range(first, last + 1))
+            return
+        # ``def f(x): "doc"; return x`` or ``a = 1; check(a)``: cut the
+        # statement and the ``;`` that joins it to the next or previous one.
+        rest = lines[last][statement.end_col_offset :]
+        head = before.rstrip()
+        if rest.lstrip().startswith(";"):
+            rest = rest.lstrip()[1:].lstrip()
+            joined = head + (" " if head.endswith(":") else "") + rest
+        else:
+            joined = head.rstrip(";").rstrip() + rest
+        lines[first : last + 1] = [joined] + [""] * (last - first)
+        drop.update(range(first + 1, last + 1))
+
     body = function.body
     first = body[0]
     if (
@@ -83,14 +110,14 @@ def source_text(obj: Callable, *, checks: bool = True) -> str:
         and isinstance(getattr(first, "value", None), ast.Constant)
         and isinstance(first.value.value, str)
     ):
-        drop.update(range(first.lineno - 1, first.end_lineno))
+        remove(first)
     note_at = None
     if not checks:
         for statement in body:
             if _is_input_check(statement):
                 if note_at is None:
                     note_at = statement.lineno - 1
-                drop.update(range(statement.lineno - 1, statement.end_lineno))
+                remove(statement)
     kept = []
     for number, line in enumerate(lines):
         if number == note_at:
