@@ -176,3 +176,43 @@ def test_the_conv_vae_on_cuda_agrees_with_the_cpu(size):
         gpu, x.repeat(4, 1, 1, 1), epochs=3, batch_size=16, device="cuda"
     )
     assert history.train_loss[-1] < history.train_loss[0]
+
+
+# --- every recipe of the shipped weights, on the GPU ------------------------
+
+
+def _quick(name):
+    from vaecourse import pretrained
+
+    recipe = pretrained.RECIPES[name]
+    return {recipe.unit: 1 if recipe.unit == "epochs" else 2, "iw_k": 2}
+
+
+RECIPE_ORDER = [
+    # the prior and the beta-VAE_DAE need the model before them in the folder
+    "mnist_vae_m20",
+    "sprites_beta1",
+    "sprites_beta4",
+    "sprites_capacity",
+    "mnist_vqvae",
+    "mnist_vqvae_prior",
+    "darla_dae",
+    "darla_vae_beta1",
+    "darla_vae_beta4",
+    "darla_vae_dae",
+]
+
+
+def test_every_recipe_trains_on_cuda_and_says_so(tmp_path):
+    from vaecourse import pretrained
+
+    assert sorted(RECIPE_ORDER) == sorted(pretrained.RECIPES)
+    for name in RECIPE_ORDER:
+        result = pretrained.train(
+            name, device="cuda", out=tmp_path, **_quick(name)
+        )
+        assert result["machine"]["device"].startswith("cuda"), name
+        assert "gpu" in result["machine"], name
+        assert result["command"].endswith("--device cuda") or (
+            "--device cuda " in result["command"]
+        )

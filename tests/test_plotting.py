@@ -446,7 +446,7 @@ BAD_INPUTS = [
     (
         lambda: loss_curves({"train_loss": [1.0]}),
         TypeError,
-        "history must be a vaecourse.train.History",
+        "history must be a vaecourse.loop.History",
     ),
     (lambda: loss_curves(History()), ValueError, "history is empty"),
 ]

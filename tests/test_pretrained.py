@@ -7,7 +7,9 @@ missing or corrupt file gives an error naming the file and the command.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pytest
 import torch
 
 from vaecourse import pretrained
+from vaecourse.pretrained import files
 
 NAMES = sorted(pretrained.RECIPES)
 ROOT = Path(__file__).resolve().parents[1]
@@ -283,7 +286,7 @@ def test_truncated_weights_are_not_read(quick_run, tmp_path):
     path.write_bytes(path.read_bytes()[:1000])
     record_path = folder / f"{name}.json"
     result = json.loads(record_path.read_text())
-    result["sha256"] = pretrained._sha256(path)
+    result["sha256"] = files.sha256(path)
     record_path.write_text(json.dumps(result))
     with pytest.raises(pretrained.WeightsError, match="safetensors") as error:
         pretrained.load(name, folder)
@@ -302,3 +305,163 @@ def test_corrupt_record_names_the_file_and_the_command(quick_run, tmp_path):
 def test_unknown_name_lists_the_names():
     with pytest.raises(KeyError, match="mnist_vae_m20"):
         pretrained.load("no_such_model")
+
+
+# --- bad files and bad arguments ---------------------------------------------
+
+
+def rewrite_record(folder: Path, name: str, change) -> None:
+    path = folder / f"{name}.json"
+    result = json.loads(path.read_text())
+    path.write_text(change(result))
+
+
+def nan_weights(folder: Path, name: str) -> None:
+    """NaN weights, with a record whose SHA-256 matches them."""
+    from safetensors.torch import load_file, save_file
+
+    path = folder / f"{name}.safetensors"
+    state = load_file(path)
+    key = sorted(state)[0]
+    state[key] = torch.full_like(state[key], float("nan"))
+    save_file(state, path)
+    digest = files.sha256(path)
+    rewrite_record(folder, name, lambda r: json.dumps({**r, "sha256": digest}))
+
+
+def oversized(folder: Path, name: str) -> None:
+    """A weights file one byte over the limit (the record matches it)."""
+    path = folder / f"{name}.safetensors"
+    path.write_bytes(path.read_bytes().ljust(files.MAX_BYTES + 1, b" "))
+    digest = files.sha256(path)
+    rewrite_record(folder, name, lambda r: json.dumps({**r, "sha256": digest}))
+
+
+BAD_FILES = [
+    (
+        lambda folder, name: rewrite_record(
+            folder, name, lambda r: json.dumps({**r, "bytes": float("nan")})
+        ),
+        "not a valid JSON record (NaN is not a JSON number",
+    ),
+    (
+        lambda folder, name: rewrite_record(folder, name, lambda r: "[1, 2]"),
+        "not a JSON object (the record is a list)",
+    ),
+    (
+        lambda folder, name: (folder / f"{name}.json").write_bytes(
+            b'{"sha256": "\xff\xfe"}'
+        ),
+        "not UTF-8 text",
+    ),
+    (
+        lambda folder, name: rewrite_record(
+            folder,
+            name,
+            lambda r: json.dumps(
+                {k: v for k, v in r.items() if k != "sha256"}
+            ),
+        ),
+        "the record has no sha256 of the weights",
+    ),
+    (nan_weights, "hold NaN or an infinity"),
+    (oversized, "5,000,001 bytes, over the 5,000,000 a shipped file may be"),
+]
+
+
+@pytest.mark.parametrize(
+    "spoil, message", BAD_FILES, ids=[row[1] for row in BAD_FILES]
+)
+def test_bad_files_are_refused_naming_the_file_and_the_command(
+    quick_run, tmp_path, spoil, message
+):
+    name, folder = copy_files(quick_run, tmp_path)
+    spoil(folder, name)
+    with pytest.raises(pretrained.WeightsError) as error:
+        pretrained.load(name, folder)
+    assert message in str(error.value)
+    assert pretrained.command(name) in str(error.value)
+
+
+NO_CUDA = not torch.cuda.is_available()
+BAD_ARGUMENTS = [
+    (
+        lambda tmp_path: pretrained.load("mnist_vae_m20", device="tpu"),
+        ValueError,
+        "device 'tpu' is not a device this course can use",
+    ),
+    (
+        lambda tmp_path: pretrained.train(
+            "mnist_vae_m20", epochs=1, out=tmp_path / "a_file"
+        ),
+        ValueError,
+        "out must be a folder, got the file",
+    ),
+    (
+        lambda tmp_path: pretrained.train("mnist_vae_m20", epochs=0),
+        ValueError,
+        "epochs must be at least 1, got 0",
+    ),
+    (
+        lambda tmp_path: pretrained.load(3),
+        KeyError,
+        "no shipped model named 3",
+    ),
+]
+if NO_CUDA:
+    BAD_ARGUMENTS += [
+        (
+            lambda tmp_path: pretrained.load("mnist_vae_m20", device="cuda"),
+            ValueError,
+            "device 'cuda' was asked for, but this PyTorch sees no CUDA",
+        ),
+        (
+            lambda tmp_path: pretrained.main(
+                ["train", "mnist_vqvae", "--device", "cuda", "--epochs", "1"]
+            ),
+            ValueError,
+            "device 'cuda' was asked for, but this PyTorch sees no CUDA",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "call, error, message",
+    BAD_ARGUMENTS,
+    ids=[row[2] for row in BAD_ARGUMENTS],
+)
+def test_bad_arguments_are_named_before_any_training(
+    tmp_path, call, error, message
+):
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(error, match=re.escape(message)):
+        call(tmp_path)
+
+
+def test_the_record_states_the_device_used(quick_run):
+    name, out = quick_run
+    assert pretrained.record(name, out)["machine"]["device"] == "cpu"
+
+
+def test_a_recipe_that_trains_elsewhere_is_caught(monkeypatch, tmp_path):
+    """The record must not claim a device the model was not trained on."""
+
+    def fit_elsewhere(model, length, device, iw_k, iw_images, **_):
+        model.to("meta")  # not the device asked for
+        return {"curves": {}, "final": {}}
+
+    fake = dataclasses.replace(
+        pretrained.RECIPES["mnist_vae_m20"], fit=fit_elsewhere
+    )
+    monkeypatch.setitem(pretrained.RECIPES, "mnist_vae_m20", fake)
+    with pytest.raises(
+        RuntimeError, match="asked to train on cpu but its model is on meta"
+    ):
+        pretrained.train("mnist_vae_m20", epochs=1, out=tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_a_record_with_a_nan_is_not_written(tmp_path):
+    state = {"w": torch.zeros(2)}
+    with pytest.raises(ValueError, match="non-finite numbers at"):
+        files.write("x", tmp_path, state, {"loss": float("nan")})

@@ -10,7 +10,9 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.pca`: principal components and principal angles;
 - :mod:`vaecourse.data`: MNIST and 8x8 digits, offline;
 - :mod:`vaecourse.models`: autoencoders and the VAE;
-- :mod:`vaecourse.train`: the training loop and log-likelihood estimates;
+- :mod:`vaecourse.loop`: the one training loop every trainer calls;
+- :mod:`vaecourse.train`: the VAE and autoencoder trainers, and
+  log-likelihood estimates;
 - :mod:`vaecourse.plotting`: the book's figures;
 - :mod:`vaecourse.selfcheck`: the exercises' reference checks;
 - :mod:`vaecourse.source`: the package's source as the chapters print it;

@@ -39,6 +39,7 @@ from torch import nn
 from torch.distributions import ContinuousBernoulli
 
 from vaecourse._validation import (
+    check_bool,
     check_float_tensor,
     check_generator,
     check_int,
@@ -341,8 +342,16 @@ class VAE(nn.Module):
             "decoder_variance", decoder_variance, positive=True
         )
         self.returns_logits = likelihood != "gaussian"
+        self._build_layers()
 
-        n, m = self.input_dim, self.latent_dim
+    def _build_layers(self) -> None:
+        """Make the MLP's layers from the checked sizes: ``__init__``'s end.
+
+        A subclass with layers of its own (:class:`ConvVAE`) replaces it:
+        no MLP layer is then made, and no random draw taken for one, before
+        its own layers.
+        """
+        n, m, hidden_dim = self.input_dim, self.latent_dim, self.hidden_dim
         if hidden_dim is None:
             self.encoder_body: nn.Module = nn.Identity()
             self.decoder: nn.Module = nn.Linear(m, n)
@@ -501,7 +510,7 @@ class NaiveStdVAE(VAE):
     with whatever sign it has, and the KL term's :math:`\log\sigma^2` is
     computed as :math:`2\log\sigma`, which is NaN for :math:`\sigma < 0` and
     :math:`-\infty` for :math:`\sigma = 0`. Training then stops with
-    :class:`vaecourse.train.TrainingDiverged` at the first batch (chapter
+    :class:`vaecourse.loop.TrainingDiverged` at the first batch (chapter
     "The log-variance trick"). Same arguments and layers as :class:`VAE`,
     with ``std_head`` in place of ``logvar_head``.
     """
@@ -545,7 +554,7 @@ class NaiveStdVAE(VAE):
 
 
 class ConvVAE(VAE):
-    r"""Convolutional VAE for single-channel square images (Part III).
+    r"""Convolutional VAE for square images of one or more channels.
 
     The architecture of Burgess et al. (2018) and disentanglement_lib for
     64 x 64 images. Encoder: convolutions of 4 x 4 kernels, stride 2 and
@@ -553,17 +562,23 @@ class ConvVAE(VAE):
     then a dense layer of 256 units and two heads for :math:`\mu` and
     :math:`\log\sigma^2`. Decoder: the mirror image, a dense layer of 256,
     one to :math:`64 \times 4 \times 4`, and transposed convolutions with
-    64, 32, 32 and 1 filters. ReLU between layers; the decoder returns the
-    logits of a Bernoulli :math:`p(x \mid z)`, flattened to
-    ``(batch, image_size ** 2)``.
+    64, 32, 32 and :math:`C` filters. ReLU between layers; the decoder
+    returns the logits of a Bernoulli :math:`p(x \mid z)`, flattened to
+    ``(batch, C * S * S)``.
 
     ``image_size=32`` is the reduced set-up: three convolutions (32, 64,
     64 filters) and their mirror, the same 4 x 4 x 64 features.
+    ``channels=3`` is the RGB model of chapter "DARLA"
+    (:class:`vaecourse.darla.ColourConvVAE`): only the first convolution
+    and the last transposed one change, to read and write :math:`C`
+    channels.
 
     Same interface as :class:`VAE` (``encode``, ``decode``, ``forward``,
-    ``loss``, ``sample``), so :func:`vaecourse.train.train_vae` trains it.
-    It takes images as ``(batch, 1, S, S)``, ``(batch, S, S)`` or
-    ``(batch, S * S)``.
+    ``loss``, ``sample``), so :func:`vaecourse.train.train_vae` trains it;
+    :class:`VAE`'s constructor checks and records the sizes
+    (``input_dim`` is :math:`C S^2`, ``hidden_dim`` 256). It takes images
+    as ``(batch, C, S, S)`` or ``(batch, C * S * S)``, and for
+    :math:`C = 1` also ``(batch, S, S)``.
 
     Parameters
     ----------
@@ -571,6 +586,8 @@ class ConvVAE(VAE):
         Side :math:`S` of the images.
     latent_dim : int, default 10
         Latent dimension :math:`m`.
+    channels : int, default 1
+        Channels :math:`C` of the images, in and out (1: grey, 3: RGB).
     channels_last : bool, default True
         Feed the convolutions in the ``channels_last`` memory format:
         measured faster on the CPU (README, "Performance"), as
@@ -583,29 +600,32 @@ class ConvVAE(VAE):
         image_size: int = 64,
         latent_dim: int = 10,
         *,
+        channels: int = 1,
         channels_last: bool = True,
     ) -> None:
-        nn.Module.__init__(self)
+        image_size = check_int("image_size", image_size)
         if image_size not in (32, 64):
             raise ValueError(
                 f"image_size must be 64 or 32, got {image_size!r}"
             )
-        if not isinstance(channels_last, bool):
-            raise TypeError(
-                "channels_last must be a bool, got "
-                f"{type(channels_last).__name__}"
-            )
+        channels = check_int("channels", channels, minimum=1)
+        channels_last = check_bool("channels_last", channels_last)
+        super().__init__(
+            channels * image_size * image_size,
+            hidden_dim=256,
+            latent_dim=latent_dim,
+            likelihood="bernoulli",
+        )
         self.image_size = image_size
-        self.input_dim = image_size * image_size
-        self.hidden_dim = 256
-        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
-        self.likelihood: Likelihood = "bernoulli"
-        self.decoder_variance = 1.0
-        self.returns_logits = True
+        self.channels = channels
         self.channels_last = channels_last
+        # The layers in the order of the shipped files and of the seeded
+        # initialisations: convolutions, dense layer, heads, decoder.
         filters = [32, 32, 64, 64] if image_size == 64 else [32, 64, 64]
         convs: list[nn.Module] = []
-        for n_in, n_out in zip([1, *filters[:-1]], filters, strict=True):
+        for n_in, n_out in zip(
+            [channels, *filters[:-1]], filters, strict=True
+        ):
             convs += [nn.Conv2d(n_in, n_out, 4, 2, 1), nn.ReLU()]
         self.convolutions = nn.Sequential(*convs)
         features = 64 * 4 * 4
@@ -614,7 +634,7 @@ class ConvVAE(VAE):
         )
         self.mu_head = nn.Linear(256, self.latent_dim)
         self.logvar_head = nn.Linear(256, self.latent_dim)
-        mirror = [*filters[::-1], 1]
+        mirror = [*filters[::-1], channels]
         deconvs: list[nn.Module] = [
             nn.Linear(self.latent_dim, 256),
             nn.ReLU(),
@@ -633,19 +653,30 @@ class ConvVAE(VAE):
         if channels_last:  # the convolutions' weights too
             self.to(memory_format=torch.channels_last)
 
+    def _build_layers(self) -> None:
+        """No MLP layers: ``__init__`` makes the convolutional ones.
+
+        :class:`VAE`'s constructor calls this after checking the sizes; the
+        image size and channels it would need are only set after it.
+        """
+
     def _images(self, x: torch.Tensor) -> torch.Tensor:
-        """Check a batch and shape it ``(batch, 1, S, S)``."""
-        s = self.image_size
+        """Check a batch and shape it ``(batch, C, S, S)``."""
+        c, s = self.channels, self.image_size
         check_float_tensor("x", x)
-        accepted = [(1, s, s), (s, s), (s * s,)]
+        accepted = [(c, s, s), (c * s * s,)]
+        layouts = f"(batch, {c}, {s}, {s}), "
+        if c == 1:  # a grey image may come without its channel axis
+            accepted.append((s, s))
+            layouts += f"(batch, {s}, {s}) "
         if x.dim() < 2 or tuple(x.shape[1:]) not in accepted:
+            what = f"{s}x{s}" if c == 1 else f"{c}x{s}x{s}"
             raise ValueError(
-                f"x must hold {s}x{s} images: shape (batch, 1, {s}, {s}), "
-                f"(batch, {s}, {s}) or (batch, {s * s}), "
-                f"got {tuple(x.shape)}"
+                f"x must hold {what} images: shape {layouts}or "
+                f"(batch, {c * s * s}), got {tuple(x.shape)}"
             )
         _check_dtype("x", x, _weights_dtype(self))
-        x = x.reshape(x.shape[0], 1, s, s)
+        x = x.reshape(x.shape[0], c, s, s)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
@@ -666,7 +697,7 @@ class ConvVAE(VAE):
     ) -> ELBOTerms:
         r"""One-sample negative ELBO, as :meth:`VAE.loss`, in nats per image.
 
-        Summed over the :math:`S^2` pixels and the latent units, averaged
+        Summed over the :math:`C S^2` values and the latent units, averaged
         over the batch.
         """
         x = self._images(x).reshape(x.shape[0], self.input_dim)

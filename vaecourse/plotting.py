@@ -496,31 +496,36 @@ def loss_curves(history: History, title: str | None = None) -> Figure:
     """
     if not isinstance(history, History):
         raise TypeError(
-            "history must be a vaecourse.train.History, "
+            "history must be a vaecourse.loop.History, "
             f"got {type(history).__name__}"
         )
     if history.epochs == 0:
         raise ValueError("history is empty: train for at least one epoch")
-    terms = ["loss"] + (["reconstruction", "kl"] if history.train_kl else [])
+    columns = history.columns()  # a series not recorded is absent or empty
+    if "train_loss" not in columns:
+        raise ValueError(
+            "history has no train_loss: loss_curves draws the record of "
+            "train_vae or train_autoencoder"
+        )
+    is_vae = "train_kl" in columns
+    terms = ["loss"] + (["reconstruction", "kl"] if is_vae else [])
     fig, axes = plt.subplots(
         1, len(terms), figsize=(4.0 * len(terms), 3.2), squeeze=False
     )
     epochs = np.arange(1, history.epochs + 1)
     names = {
-        "loss": "loss (negative ELBO)"
-        if history.train_kl
-        else "reconstruction loss",
+        "loss": "loss (negative ELBO)" if is_vae else "reconstruction loss",
         "reconstruction": "reconstruction term",
         "kl": "KL term",
     }
     for ax, term in zip(axes[0], terms, strict=True):
         ax.plot(
             epochs,
-            getattr(history, f"train_{term}"),
+            columns[f"train_{term}"],
             marker="o",
             label="train",
         )
-        test = getattr(history, f"test_{term}")
+        test = columns.get(f"test_{term}")
         if test:
             ax.plot(epochs, test, marker="o", label="test")
         ax.set_title(names[term])

@@ -1,24 +1,29 @@
-r"""A small training loop for the course's models, and an estimate of log p(x).
+r"""The trainers of Parts I and II, and an estimate of log p(x).
 
 - :func:`train_vae` minimises the negative ELBO of a
-  :class:`vaecourse.models.VAE`, :func:`train_autoencoder` the reconstruction
-  loss of an autoencoder. Both use Adam, shuffle and sample with seeded
-  ``torch.Generator`` objects of their own (so two runs on the CPU give the
-  same numbers, and the global random state is left alone), and return a
-  :class:`History` of the loss terms per epoch on the training and test data.
+  :class:`vaecourse.models.VAE`, :func:`train_autoencoder` the
+  reconstruction loss of an autoencoder, both with Adam in the package's
+  one training loop, :func:`vaecourse.loop.train_loop`. They shuffle and
+  sample with seeded ``torch.Generator`` objects of their own (so two runs
+  on the CPU give the same numbers, and the global random state is left
+  alone), and return a :class:`vaecourse.loop.History` of the loss terms
+  per epoch on the training and test data.
 - Losses follow the course convention: summed over pixels and latent units,
   averaged over the examples, in nats per example. The training loss of an
-  epoch is the average over its mini-batches, taken while the model changes
-  (as in the PyTorch examples VAE); the test loss is computed after the epoch.
+  epoch is the average over its examples, taken while the model changes
+  (as in the PyTorch examples VAE); the test loss is computed after the
+  epoch.
 - The data are checked once, before the first step (shape, dtype, range).
   The steps then run without scanning the values again: one test of each
   step's loss and terms, and one of its gradients, says whether all is
   finite.
 - A NaN or infinite loss or gradient stops training with
-  :class:`TrainingDiverged`, whose message names the epoch, the batch and the
-  term or parameter, found by running the step again with every check on.
-- :func:`importance_weighted_log_px` estimates :math:`\log p(x)` of a trained
-  VAE (Burda et al., 2016), used in chapter "Training a VAE end to end".
+  :class:`vaecourse.loop.TrainingDiverged`, whose message names the epoch,
+  the batch and the term or parameter, found by running the step again
+  with every check on.
+- :func:`importance_weighted_log_px` estimates :math:`\log p(x)` of a
+  trained VAE (Burda et al., 2016), used in chapter "Training a VAE end to
+  end". ``History`` and ``TrainingDiverged`` stay importable from here.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from vaecourse._validation import (
 )
 from vaecourse.loop import (
     History,
-    TrainingDiverged,
+    TrainingDiverged,  # noqa: F401  (importable from here, as before)
     epoch_batches,
     train_loop,
 )
@@ -62,8 +67,6 @@ from vaecourse.models import (
 
 __all__ = [
     "set_seed",
-    "History",
-    "TrainingDiverged",
     "train_vae",
     "train_autoencoder",
     "evaluate_vae",

@@ -1,66 +1,27 @@
-r"""Weights that ship with the package, and the command that remakes them.
+"""The recipes of the shipped models: how each is built, trained, evaluated.
 
-A model that cannot train within a chapter's minute ships its weights in
-``vaecourse/weights/``, so that ``pip install`` (and Colab) gets them:
-
-- ``<name>.safetensors``: the weights, in the safetensors format (never
-  pickle, which can run code when it is loaded);
-- ``<name>.json``: the record of the run that made them: the exact command,
-  the seed, the epochs, the wall time, the machine, the library versions,
-  the loss curves, the final losses and the metrics.
-
-:data:`RECIPES` names every shipped model and says how to build it, how to
-train it and how to evaluate it. :func:`load` returns a model with its
-weights, :func:`record` its record. One command remakes any of them::
-
-    python -m vaecourse.pretrained list
-    python -m vaecourse.pretrained train NAME [--device cpu|cuda]
-        [--epochs N | --steps N] [--iw-k K] [--out DIR]
-
-A missing or corrupt file raises :class:`WeightsError`, whose message names
-the file and this command.
+:data:`RECIPES` names every shipped model. :func:`load` builds the model of
+a recipe and gives it the weights of its file (read and checked by
+:mod:`vaecourse.pretrained.files`), :func:`record` returns its record, and
+:func:`evaluate` its evaluation loss, which the tests compare with the
+record's. A recipe that needs another shipped model (the β-VAE_DAE needs
+its DAE, the prior its VQ-VAE) loads it from the same folder.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import hashlib
-import json
-import os
-import platform
-import sys
-import time
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = [
-    "Recipe",
-    "RECIPES",
-    "WeightsError",
-    "weights_dir",
-    "command",
-    "load",
-    "record",
-    "evaluate",
-    "train",
-    "main",
-]
+from vaecourse._validation import check_device
+from vaecourse.pretrained import files
 
-#: Largest size of a shipped weights file, in bytes (5 MB).
-MAX_BYTES = 5_000_000
-
-
-class WeightsError(OSError):
-    """A shipped weights file is missing, corrupt or does not fit its model.
-
-    The message names the file and the command that remakes it.
-    """
+__all__ = ["Recipe", "RECIPES", "load", "record", "evaluate"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +77,15 @@ class Recipe:
 
 _VAE_SEED = 0
 _VAE_SETTINGS = {"batch_size": 100, "lr": 1e-3, "seed": _VAE_SEED}
+
+
+def _cpu_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of a trained model on the CPU, in eval mode, to evaluate.
+
+    The model itself stays on the device it was trained on, which the
+    command checks before it writes the record.
+    """
+    return copy.deepcopy(model).cpu().eval()
 
 
 def _mnist_binarized():
@@ -269,15 +239,17 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
             device=device,
             **_SPRITES_SETTINGS,
         )
-        model.eval()
-        terms = beta_vae.evaluate_beta_vae(model, seed=0)
+        # Evaluated on the CPU, on a copy: the model stays where it was
+        # trained (the command checks it), the numbers do not depend on it.
+        trained = _cpu_copy(model)
+        terms = beta_vae.evaluate_beta_vae(trained, seed=0)
         # A shortened run (a test, a trial) scores at the chapter's sizes.
         sizes = (
             beta_vae.RECORD_METRIC_SIZES
             if steps == _SPRITES_STEPS
             else beta_vae.CHAPTER_METRIC_SIZES
         )
-        scores = beta_vae.disentanglement_scores({"model": model.cpu()}, sizes)
+        scores = beta_vae.disentanglement_scores({"model": trained}, sizes)
         scores = scores["model"]
         return {
             "objective": (
@@ -291,7 +263,7 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
                 "evaluation_loss": terms.loss.item(),
                 "evaluation_reconstruction": terms.reconstruction.item(),
                 "evaluation_kl": terms.kl.item(),
-                "kl_per_unit": beta_vae.kl_per_unit(model).tolist(),
+                "kl_per_unit": beta_vae.kl_per_unit(trained).tolist(),
             },
             "metrics": {"sizes": sizes, "seed": 0, **scores},
         }
@@ -344,11 +316,10 @@ def _fit_dae(model, steps: int, device: str, iw_k: int, iw_images: int, **_):
         device=device,
         **_DARLA_DAE_SETTINGS,
     )
-    model.eval()
     return {
         "settings": _DARLA_DAE_SETTINGS,
         "curves": curves.columns(),
-        "final": {"evaluation_loss": _evaluate_dae(model)},
+        "final": {"evaluation_loss": _evaluate_dae(_cpu_copy(model))},
     }
 
 
@@ -399,8 +370,8 @@ def _darla_fit(objective: str, beta: float):
             device=device,
             **_DARLA_VAE_SETTINGS,
         )
-        model.eval().cpu()
-        terms = evaluate_vae(model, _darla_images(), seed=0)
+        trained = _cpu_copy(model)
+        terms = evaluate_vae(trained, _darla_images(), seed=0)
         return {
             "objective": {"name": objective, "beta": beta},
             "settings": _DARLA_VAE_SETTINGS,
@@ -410,7 +381,7 @@ def _darla_fit(objective: str, beta: float):
                 "evaluation_reconstruction": terms.reconstruction.item(),
                 "evaluation_kl": terms.kl.item(),
             },
-            "transfer": darla.transfer_scores(model),
+            "transfer": darla.transfer_scores(trained),
         }
 
     return fit
@@ -479,15 +450,16 @@ def _fit_vqvae(model, epochs, device, iw_k, iw_images, **_):
         train_images,
         epochs=epochs,
         test_images=test_images,
+        device=device,
         **_VQ_SETTINGS,
     )
-    model.eval()
-    codes = model.encode_codes(test_images)
+    trained = _cpu_copy(model)
+    codes = trained.encode_codes(test_images)
     return {
         "settings": _VQ_SETTINGS,
-        "curves": dataclasses.asdict(history),
+        "curves": history.columns(),
         "final": {
-            "evaluation_loss": _evaluate_vqvae(model),
+            "evaluation_loss": _evaluate_vqvae(trained),
             "test_reconstruction": history.test_reconstruction[-1],
             "test_perplexity": vq.perplexity(codes, model.num_codes).item(),
             "test_codes_used": vq.codes_used(codes, model.num_codes),
@@ -528,20 +500,21 @@ def _fit_prior(prior, epochs, device, iw_k, iw_images, directory=None):
         train_codes,
         epochs=epochs,
         test_codes=test_codes,
+        device=device,
         **_PRIOR_SETTINGS,
     )
-    prior.eval()
+    trained = _cpu_copy(prior)
     _, test_images = _mnist_binarized()
     model = load("mnist_vqvae", directory)
     return {
         "settings": _PRIOR_SETTINGS,
-        "curves": dataclasses.asdict(history),
+        "curves": history.columns(),
         "final": {
-            "evaluation_loss": prior.nll(test_codes).mean().item(),
-            "test_negative_elbo": vq.negative_elbo(model, test_images, prior)
+            "evaluation_loss": trained.nll(test_codes).mean().item(),
+            "test_negative_elbo": vq.negative_elbo(model, test_images, trained)
             .mean()
             .item(),
-            "test_bits_per_dim": vq.bits_per_dim(model, test_images, prior),
+            "test_bits_per_dim": vq.bits_per_dim(model, test_images, trained),
         },
     }
 
@@ -648,42 +621,17 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-# --- files ------------------------------------------------------------------
+# --- the models of the files -----------------------------------------------
 
 
-def weights_dir() -> Path:
-    """The folder of the shipped files, ``vaecourse/weights``."""
-    return Path(str(resources.files("vaecourse") / "weights"))
-
-
-def command(name: str) -> str:
-    """The command that remakes the shipped files of ``name``."""
-    return f"python -m vaecourse.pretrained train {name}"
-
-
-def _recipe(name: str) -> Recipe:
-    if name not in RECIPES:
+def recipe(name: str) -> Recipe:
+    """The recipe of ``name``; a ``KeyError`` lists the names there are."""
+    if not isinstance(name, str) or name not in RECIPES:
         raise KeyError(
             f"no shipped model named {name!r}; the names are "
             + ", ".join(map(repr, RECIPES))
         )
     return RECIPES[name]
-
-
-def _paths(name: str, directory: str | Path | None) -> tuple[Path, Path]:
-    folder = weights_dir() if directory is None else Path(directory)
-    return folder / f"{name}.safetensors", folder / f"{name}.json"
-
-
-def _fail(path: Path, name: str, problem: str) -> WeightsError:
-    return WeightsError(
-        f"{path}: {problem}; remake it with `{command(name)}` "
-        f"(add --out {path.parent} to write it there)"
-    )
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def record(name: str, directory: str | Path | None = None) -> dict:
@@ -699,25 +647,17 @@ def record(name: str, directory: str | Path | None = None) -> dict:
     Returns
     -------
     dict
-        The command, seed, epochs, wall time, machine, library versions,
-        curves, final losses and metrics.
+        The command, seed, epochs or steps, wall time, machine, library
+        versions, curves, final losses and metrics.
 
     Raises
     ------
-    WeightsError
-        If the file is missing or is not a JSON object.
+    vaecourse.pretrained.WeightsError
+        If the file is missing or is not a valid record
+        (:func:`vaecourse.pretrained.files.read_record`).
     """
-    _recipe(name)
-    _, path = _paths(name, directory)
-    if not path.is_file():
-        raise _fail(path, name, "file not found")
-    try:
-        result = json.loads(path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _fail(path, name, f"not a valid JSON record ({error})") from None
-    if not isinstance(result, dict):
-        raise _fail(path, name, "not a JSON object")
-    return result
+    recipe(name)
+    return files.read_record(name, directory)
 
 
 def load(
@@ -727,8 +667,9 @@ def load(
 ) -> torch.nn.Module:
     """The shipped model ``name``, with its weights, in eval mode.
 
-    The weights are read with safetensors (no pickle) and checked against
-    the SHA-256 of the record.
+    The weights are read with safetensors (no pickle) and checked: size,
+    the SHA-256 of the record, finite numbers
+    (:func:`vaecourse.pretrained.files.read_state`).
 
     Parameters
     ----------
@@ -737,7 +678,7 @@ def load(
     directory : str or pathlib.Path, optional
         Where the files are; the package's ``weights`` folder by default.
     device : str or torch.device, default "cpu"
-        Where to put the weights.
+        Where to put the weights; one that this machine has.
 
     Returns
     -------
@@ -745,32 +686,22 @@ def load(
 
     Raises
     ------
-    WeightsError
+    vaecourse.pretrained.WeightsError
         If the weights or the record are missing, corrupt, or do not fit
         the model; the message names the file and the command that
         remakes it.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    recipe = _recipe(name)
-    path, _ = _paths(name, directory)
-    if not path.is_file():
-        raise _fail(path, name, "file not found")
-    expected = record(name, directory).get("sha256")
-    if _sha256(path) != expected:
-        raise _fail(
-            path, name, "corrupt: its SHA-256 differs from the record's"
-        )
-    try:
-        state = load_file(path, device=str(device))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise _fail(path, name, f"not a safetensors file ({error})") from None
-    model = recipe.build().to(device)
+    chosen = recipe(name)
+    device = check_device(device)
+    state = files.read_state(name, directory, device)
+    model = chosen.build().to(device)
     try:
         model.load_state_dict(state)
     except RuntimeError as error:
-        raise _fail(path, name, f"does not fit the model ({error})") from None
+        path, _ = files.paths(name, directory)
+        raise files.fail(
+            path, name, f"does not fit the model ({error})"
+        ) from None
     return model.eval()
 
 
@@ -785,152 +716,4 @@ def evaluate(
     for a model whose evaluation needs another one.
     """
     with torch.no_grad():
-        return _recipe(name).evaluate(model, directory)
-
-
-# --- the command -------------------------------------------------------------
-
-
-def _machine(device: str) -> dict:
-    machine = {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "device": device,
-    }
-    if device.startswith("cuda"):
-        machine["gpu"] = torch.cuda.get_device_name(device)
-    return machine
-
-
-def _versions() -> dict:
-    import safetensors
-
-    import vaecourse
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "safetensors": safetensors.__version__,
-        "vaecourse": vaecourse.__version__,
-    }
-
-
-def train(
-    name: str,
-    *,
-    device: str = "cpu",
-    epochs: int | None = None,
-    steps: int | None = None,
-    iw_k: int | None = None,
-    out: str | Path | None = None,
-) -> dict:
-    """Train the model ``name`` and write its weights and record.
-
-    Parameters
-    ----------
-    name : str
-        A key of :data:`RECIPES`.
-    device : str, default "cpu"
-        Where to train ("cpu" or "cuda").
-    epochs, steps, iw_k : int, optional
-        Override the recipe's (for a quick run); ``epochs`` or ``steps``,
-        whichever the recipe counts.
-    out : str or pathlib.Path, optional
-        Folder to write to; the package's ``weights`` folder by default.
-
-    Returns
-    -------
-    dict
-        The record written beside the weights.
-    """
-    from safetensors.torch import save_file
-
-    recipe = _recipe(name)
-    other = "steps" if recipe.unit == "epochs" else "epochs"
-    if (epochs if other == "epochs" else steps) is not None:
-        raise ValueError(f"{name} counts {recipe.unit}, not {other}")
-    length = epochs if recipe.unit == "epochs" else steps
-    length = recipe.length if length is None else length
-    iw_k = recipe.iw_k if iw_k is None else iw_k
-    path, record_path = _paths(name, out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [command(name), f"--device {device}"]
-    if length != recipe.length:
-        argv.append(f"--{recipe.unit} {length}")
-    if iw_k != recipe.iw_k:
-        argv.append(f"--iw-k {iw_k}")
-    start = time.perf_counter()
-    model = recipe.build()
-    results = recipe.fit(
-        model, length, device, iw_k, recipe.iw_images, directory=path.parent
-    )
-    model = model.to("cpu").eval()
-    wall = time.perf_counter() - start
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, path, metadata={"name": name, "format": "pt"})
-    size = path.stat().st_size
-    if size > MAX_BYTES:
-        path.unlink()
-        raise ValueError(f"{path} would be {size} bytes, over {MAX_BYTES}")
-    result = {
-        "name": name,
-        "description": recipe.description,
-        "command": " ".join(argv),
-        "seed": recipe.seed,
-        recipe.unit: length,
-        "wall_time_s": round(wall, 1),
-        "machine": _machine(device),
-        "versions": _versions(),
-        "evaluation_set": recipe.evaluation_set,
-        "evaluation_loss": evaluate(model, name, path.parent),
-        "sha256": _sha256(path),
-        "bytes": size,
-        **results,
-    }
-    record_path.write_text(json.dumps(result, indent=1) + "\n")
-    return result
-
-
-def main(argv: list[str] | None = None) -> int:
-    """The command line: ``list`` or ``train NAME [options]``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m vaecourse.pretrained",
-        description="List or remake the weights that ship with vaecourse.",
-    )
-    sub = parser.add_subparsers(dest="action", required=True)
-    sub.add_parser("list", help="the shipped models")
-    run = sub.add_parser("train", help="train a model, write its files")
-    run.add_argument("name", choices=sorted(RECIPES))
-    run.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    run.add_argument("--epochs", type=int, default=None)
-    run.add_argument("--steps", type=int, default=None)
-    run.add_argument("--iw-k", type=int, default=None)
-    run.add_argument("--out", default=None, help="folder (default: package)")
-    args = parser.parse_args(argv)
-    if args.action == "list":
-        for name, recipe in RECIPES.items():
-            print(f"{name}: {recipe.description}")
-        return 0
-    # One thread: the same sums in the same order on every run (and, on a
-    # busy machine, no threads waiting for each other).
-    torch.set_num_threads(1)
-    result = train(
-        args.name,
-        device=args.device,
-        epochs=args.epochs,
-        steps=args.steps,
-        iw_k=args.iw_k,
-        out=args.out,
-    )
-    print(
-        f"wrote {args.name}: evaluation loss "
-        f"{result['evaluation_loss']:.2f}, {result['wall_time_s']} s"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return recipe(name).evaluate(model, directory)
