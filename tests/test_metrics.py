@@ -3,16 +3,20 @@
 No library computes these well enough to be a reference (PART3 of the
 design notes), so the references are the definitions: representations
 whose answer is known (the factors themselves, a constant, duplicates, a
-rotation, noise) and tiny cases computed by hand.
+rotation, noise, units that answer the training and the evaluation draws
+differently), tiny cases computed by hand, and loops that recompute a
+score from the draws the metric made, read back from its calls of the
+representation.
 """
 
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pytest
+from bad_inputs import raises, table
+from sklearn.linear_model import LogisticRegression
 
 from vaecourse import metrics
 
@@ -36,6 +40,39 @@ def rotation(seed=0):
 def noise(factors):
     # Independent of the factors: nothing to find.
     return np.random.default_rng(len(factors)).normal(size=(len(factors), 10))
+
+
+def by_set(honest, other, n_rows):
+    """``honest`` codes, except on calls of ``n_rows`` factor vectors.
+
+    The metrics draw their training and evaluation points in calls of
+    different sizes (``n_train * batch_size`` and ``n_eval *
+    batch_size`` factor vectors), so a representation can tell them
+    apart and answer one set differently: a test then sees which set the
+    classifier was fitted on and which set it was scored on.
+    """
+
+    def representation(factors):
+        return (other if len(factors) == n_rows else honest)(factors)
+
+    return representation
+
+
+def shifted(factors):
+    # Unit j holds factor j - 1 (cyclically): the identity, units rolled.
+    return np.roll(factors + 1.0, 1, axis=1)
+
+
+def recording(representation):
+    """``representation``, and a list of its calls ``(factors, codes)``."""
+    calls = []
+
+    def recorded(factors):
+        codes = representation(factors)
+        calls.append((factors.copy(), codes))
+        return codes
+
+    return recorded, calls
 
 
 # ------------------------------------------------------------ beta-VAE
@@ -69,6 +106,64 @@ def test_beta_vae_metric_is_reproducible_and_seeded():
     a = metrics.beta_vae_score(rotation(), TEN, seed=1, **SMALL)
     b = metrics.beta_vae_score(rotation(), TEN, seed=1, **SMALL)
     assert a == b
+
+
+def test_beta_vae_metric_fits_on_training_points_and_scores_the_others():
+    # The training points see the identity: the unit of the shared
+    # factor has feature 0, the others about 3.3, and the classifier
+    # learns "label = the unit at 0" (training accuracy 1). The
+    # evaluation points see the units rolled by one: the unit at 0 is
+    # k + 1 for label k, so the classifier is wrong on every one.
+    # Fitted on the evaluation points, or scoring the training points,
+    # it would report 1 for both.
+    n_eval_rows = SMALL["n_eval"] * SMALL["batch_size"]
+    score = metrics.beta_vae_score(
+        by_set(identity, shifted, n_eval_rows), TEN, **SMALL
+    )
+    assert score == (1.0, 0.0)
+
+
+def test_beta_vae_metric_matches_a_loop_over_its_draws():
+    # A reference that shares nothing with the function but the
+    # classifier: the draws are read from the representation's calls,
+    # each pair's label is the factor its two factor vectors share all
+    # through the batch, and each feature is a sum over the batch.
+    recorded, calls = recording(rotation())
+    score = metrics.beta_vae_score(recorded, TEN, seed=3, **SMALL)
+    batch = SMALL["batch_size"]
+
+    def points(n_points):
+        (first, codes_1), (second, codes_2) = [
+            call for call in calls if len(call[0]) == n_points * batch
+        ]
+        features, labels = [], []
+        for i in range(n_points):
+            rows = range(i * batch, (i + 1) * batch)
+            shared = [
+                k
+                for k in range(len(TEN))
+                if all(first[r, k] == second[r, k] for r in rows)
+            ]
+            assert len(shared) == 1  # a clash of the other factors: 1e-31
+            labels.append(shared[0])
+            features.append(
+                [
+                    sum(abs(codes_1[r, j] - codes_2[r, j]) for r in rows)
+                    / batch
+                    for j in range(codes_1.shape[1])
+                ]
+            )
+        return np.array(features), np.array(labels)
+
+    x_train, y_train = points(SMALL["n_train"])
+    x_eval, y_eval = points(SMALL["n_eval"])
+    classifier = LogisticRegression(max_iter=1000).fit(x_train, y_train)
+    assert score == (
+        classifier.score(x_train, y_train),
+        classifier.score(x_eval, y_eval),
+    )
+    # A score that tells the two sets apart (neither 1 nor chance).
+    assert 0.2 < score.eval_accuracy < score.train_accuracy < 0.9
 
 
 # ----------------------------------------------------------- FactorVAE
@@ -111,6 +206,110 @@ def test_factor_vae_prunes_units_below_the_threshold():
         with_a_quiet_unit, TEN, prune_std=0.0, **SMALL
     )
     assert loose.active_dims == 11
+
+
+def test_factor_vae_prunes_by_the_standard_deviation_not_the_variance():
+    # Two more units, each two values 0 and h with probability 1/2: its
+    # standard deviation is h / 2, its variance h^2 / 4.
+    def with_two_steps(factors):
+        small = 0.2 * (factors[:, :1] % 2)  # std 0.1, variance 0.01
+        medium = 3.0 * (factors[:, 1:2] % 2)  # std 1.5, variance 2.25
+        return np.hstack([factors + 1.0, small, medium])  # std 2.87
+
+    def active(prune_std):
+        return metrics.factor_vae_score(
+            with_two_steps, TEN, prune_std=prune_std, **SMALL
+        ).active_dims
+
+    # 0.1 >= 0.05 keeps the small unit (its variance 0.01 would not).
+    assert active(0.05) == 12
+    # 1.5 < 2 prunes the medium unit (its variance 2.25 would not).
+    assert active(2.0) == 10
+
+
+def test_factor_vae_divides_by_the_global_variance():
+    # Two factors, two units that mix them at different scales:
+    #     z_0 = 100 (v_0 + v_1 / 2),    z_1 = v_1 + v_0 / 2.
+    # With v_0 fixed, both units vary only through v_1, with batch
+    # variances 100^2 s^2 / 4 and s^2 (s^2 the batch variance of v_1),
+    # over global variances 100^2 V (1 + 1/4) and V (1 + 1/4): ratios
+    # 0.2 s^2 / V and 0.8 s^2 / V. Unit 0 wins, by a factor of about 4
+    # whatever the batch; with v_1 fixed unit 1 wins likewise. Every vote
+    # is right: both accuracies are 1. Dividing by the global standard
+    # deviation instead compares 25 s^2 with s^2 (and, v_1 fixed, 100 s^2
+    # with s^2 / 4), all over sqrt(1.25 V): unit 1 wins every vote, and
+    # the score falls to about 1/2.
+    def mixed(factors):
+        v0, v1 = factors[:, 0] * 1.0, factors[:, 1] * 1.0
+        return np.stack([100 * (v0 + v1 / 2), v1 + v0 / 2], 1)
+
+    score = metrics.factor_vae_score(mixed, (10, 10), **SMALL)
+    assert score == (1.0, 1.0, 2)
+
+
+def test_factor_vae_scores_evaluation_votes_with_the_training_assignment():
+    # The training votes see the identity, so unit j is assigned factor
+    # j. The evaluation votes see the units rolled by one: factor k now
+    # votes for unit k + 1, which is assigned k + 1, so every evaluation
+    # vote is wrong. A majority vote refitted on the evaluation votes
+    # would get them all right.
+    n_eval_rows = SMALL["n_eval"] * SMALL["batch_size"]
+    score = metrics.factor_vae_score(
+        by_set(identity, shifted, n_eval_rows), TEN, **SMALL
+    )
+    assert score == (1.0, 0.0, 10)
+
+
+def test_factor_vae_metric_matches_a_loop_over_its_draws():
+    # As for the beta-VAE metric: the draws are read from the calls (the
+    # label of a vote is the factor constant over its batch), variances
+    # are sums, and the majority vote is a loop over the counts.
+    recorded, calls = recording(rotation())
+    n_variance = 1000
+    score = metrics.factor_vae_score(
+        recorded, TEN, seed=2, n_variance=n_variance, **SMALL
+    )
+    batch, n_factors = SMALL["batch_size"], len(TEN)
+
+    def variance(values):
+        mean = sum(values) / len(values)
+        return sum((v - mean) ** 2 for v in values) / (len(values) - 1)
+
+    ((_, codes),) = [c for c in calls if len(c[0]) == n_variance]
+    d = codes.shape[1]
+    global_variance = [variance(codes[:, j]) for j in range(d)]
+    units = [j for j in range(d) if math.sqrt(global_variance[j]) >= 0.05]
+
+    def counts(n_votes):
+        ((factors, codes),) = [
+            c for c in calls if len(c[0]) == n_votes * batch
+        ]
+        votes = [[0] * len(units) for _ in range(n_factors)]
+        for i in range(n_votes):
+            rows = slice(i * batch, (i + 1) * batch)
+            fixed = [
+                k for k in range(n_factors) if len(set(factors[rows, k])) == 1
+            ]
+            assert len(fixed) == 1
+            ratios = [
+                variance(codes[rows, j]) / global_variance[j] for j in units
+            ]
+            votes[fixed[0]][ratios.index(min(ratios))] += 1
+        return votes
+
+    train, evaluation = counts(SMALL["n_train"]), counts(SMALL["n_eval"])
+    # The first factor with the most votes (numpy's argmax on ties).
+    assigned = [
+        max(range(n_factors), key=lambda k: train[k][u])
+        for u in range(len(units))
+    ]
+
+    def accuracy(votes):
+        right = sum(votes[assigned[u]][u] for u in range(len(units)))
+        return right / sum(map(sum, votes))
+
+    assert score == (accuracy(train), accuracy(evaluation), len(units))
+    assert 0.2 < score.eval_accuracy < 0.9
 
 
 # ----------------------------------------------------------------- MIG
@@ -197,51 +396,71 @@ def test_a_rotation_of_the_factors_scores_clearly_lower():
 
 # ----------------------------------------------------------- bad input
 
+NAN_CODES = np.array([[0.0, 1.0], [np.nan, 2.0], [1.0, 0.0]])
+INF_CODES = np.array([[0.0, 1.0], [np.inf, 2.0], [1.0, 0.0]])
+VOTE_CODES = np.array([[0.0, 5.0, 1.0], [2.0, 5.0, 3.0]])
+ALL = np.ones(3, bool)
+# Sizes at which the representation's first call comes fast.
+FEW = {"batch_size": 4, "n_train": 100, "n_eval": 10}
+
+
+def one_unit_fewer_after(n_rows):
+    """Ten units on calls of ``n_rows`` factor vectors, nine on others."""
+    return lambda f: (f + 1.0) if len(f) == n_rows else (f[:, 1:] + 1.0)
+
+
+def constant_unit(factors):
+    return np.hstack([factors + 1.0, np.ones((len(factors), 1))])
+
+
 BAD = [
+    # ---- the beta-VAE metric's feature
     (
-        lambda: metrics.mig_from_codes(np.zeros((5, 2)), np.zeros((4, 2))),
+        lambda: metrics.beta_vae_feature(NAN_CODES, np.zeros((3, 2))),
         ValueError,
-        "codes and factors must hold the same number of points, got 5 and 4",
+        "codes_1 contains NaN",
     ),
     (
-        lambda: metrics.mig_from_codes(
-            np.random.default_rng(0).normal(size=(6, 2)),
-            np.array([[0, 1], [0, 0], [0, 1], [0, 0], [0, 1], [0, 0]]),
-        ),
+        lambda: metrics.beta_vae_feature(np.zeros((3, 2)), INF_CODES),
         ValueError,
-        "factor 0 takes a single value on these points",
+        "codes_2 must be finite, found inf",
     ),
     (
-        lambda: metrics.mig_from_codes(np.zeros((4, 1)), np.zeros((4, 2))),
-        ValueError,
-        "MIG needs at least 2 latent units, got 1",
-    ),
-    (
-        lambda: metrics.mig_score(identity, (10, 1, 10)),
-        ValueError,
-        "factor 1 has a single value",
-    ),
-    (
-        lambda: metrics.beta_vae_score(identity, (10,)),
-        ValueError,
-        "the metrics need at least 2 factors, got 1",
-    ),
-    (
-        lambda: metrics.factor_vae_score(identity, "10"),
+        lambda: metrics.beta_vae_feature([["a"]], [["b"]]),
         TypeError,
-        "factor_sizes must be a sequence of integers, got str",
+        "codes_1 must hold real numbers, got dtype <U1",
     ),
     (
-        lambda: metrics.mig_score(lambda f: f[:, 0], TEN, n_points=10),
+        lambda: metrics.beta_vae_feature(np.zeros(3), np.zeros(3)),
         ValueError,
-        "representation must return shape (10, d) for 10 factor vectors",
+        "codes_1 must have shape (B, d), got (3,)",
     ),
     (
-        lambda: metrics.mig_score(
-            lambda f: np.full(f.shape, np.nan), TEN, n_points=10
-        ),
+        lambda: metrics.beta_vae_feature(np.zeros((2, 3)), np.zeros((2, 2))),
         ValueError,
-        "representation returned NaN or inf",
+        "codes_1 and codes_2 must have the same shape (B, d)",
+    ),
+    (
+        lambda: metrics.beta_vae_feature(np.zeros((0, 2)), np.zeros((0, 2))),
+        ValueError,
+        "codes_1 and codes_2 must hold at least one pair, got a batch of 0",
+    ),
+    # ---- the beta-VAE metric
+    (
+        lambda: metrics.beta_vae_score(identity, TEN, n_train=2),
+        ValueError,
+        "n_train must be at least 10 (one training point per factor), got 2",
+    ),
+    (
+        lambda: metrics.beta_vae_score(identity, TEN, n_eval=5),
+        ValueError,
+        "n_eval must be at least 10 (one evaluation point per factor), got 5",
+    ),
+    (
+        # Ten labels drawn for ten factors: some factor is missing.
+        lambda: metrics.beta_vae_score(identity, TEN, n_train=10),
+        ValueError,
+        "the 10 training points drawn hold none of factor",
     ),
     (
         lambda: metrics.beta_vae_score(identity, TEN, batch_size=0),
@@ -249,16 +468,297 @@ BAD = [
         "batch_size must be at least 1, got 0",
     ),
     (
-        lambda: metrics.beta_vae_feature(np.zeros((2, 3)), np.zeros((2, 2))),
+        lambda: metrics.beta_vae_score("identity", TEN),
+        TypeError,
+        "representation must be a function of factor indices, got str",
+    ),
+    (
+        lambda: metrics.beta_vae_score(identity, (10,)),
         ValueError,
-        "codes_1 and codes_2 must have the same shape (B, d)",
+        "the metrics need at least 2 factors, got 1",
+    ),
+    (
+        lambda: metrics.beta_vae_score(
+            lambda f: np.full(f.shape, np.inf), TEN, **FEW
+        ),
+        ValueError,
+        "representation returned inf for",
+    ),
+    (
+        lambda: metrics.beta_vae_score(
+            # Ten units for the training points, nine for the others.
+            one_unit_fewer_after(100 * 4),
+            TEN,
+            **FEW,
+        ),
+        ValueError,
+        "representation returned 9 units here and 10 on an earlier call",
+    ),
+    # ---- the FactorVAE metric's vote
+    (
+        lambda: metrics.factor_vae_vote(NAN_CODES, np.ones(2), ALL[:2]),
+        ValueError,
+        "codes contains NaN",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES[:1], np.ones(3), ALL),
+        ValueError,
+        "codes must hold at least 2 points, got a batch of 1: a batch of one "
+        "has no within-batch variance",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES, np.zeros(3), ALL),
+        ValueError,
+        "no active unit varies (global_variances is 0 for every one): "
+        "no ratio can be formed, so no vote can be cast",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES, np.array([1, 0, 1]), ALL),
+        ValueError,
+        "global_variances is 0 for active unit 1",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(
+            VOTE_CODES, np.array([-1.0, 1, 1]), ALL
+        ),
+        ValueError,
+        "global_variances must be non-negative, found -1.0 for unit 0",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(
+            VOTE_CODES, np.array([1.0, np.nan, 1.0]), ALL
+        ),
+        ValueError,
+        "global_variances contains NaN",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES, np.ones(3), ALL[:2]),
+        ValueError,
+        "active must have shape (d,) = (3,), one entry per unit of codes, "
+        "got (2,)",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES, np.ones(4), ALL),
+        ValueError,
+        "global_variances must have shape (d,) = (3,), one entry per unit",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES, np.ones(3), [0, 2]),
+        TypeError,
+        "active must hold booleans, got dtype int64",
+    ),
+    (
+        lambda: metrics.factor_vae_vote(VOTE_CODES, np.ones(3), ~ALL),
+        ValueError,
+        "active selects no unit: there is none to vote for",
+    ),
+    # ---- the FactorVAE metric
+    (
+        lambda: metrics.factor_vae_score(identity, TEN, n_train=1),
+        ValueError,
+        "n_train must be at least 10 (one training vote per factor), got 1",
+    ),
+    (
+        lambda: metrics.factor_vae_score(identity, TEN, n_eval=3),
+        ValueError,
+        "n_eval must be at least 10 (one evaluation vote per factor), got 3",
+    ),
+    (
+        lambda: metrics.factor_vae_score(
+            identity, TEN, batch_size=4, n_train=10, n_variance=50
+        ),
+        ValueError,
+        "the 10 training votes drawn hold none of factor",
+    ),
+    (
+        lambda: metrics.factor_vae_score(identity, TEN, batch_size=1),
+        ValueError,
+        "batch_size must be at least 2 (a batch of one has no variance), "
+        "got 1",
+    ),
+    (
+        lambda: metrics.factor_vae_score(
+            constant_unit, TEN, prune_std=0.0, n_variance=50, **FEW
+        ),
+        ValueError,
+        "unit 10 of the representation is constant on the 50 points, and "
+        "prune_std=0.0 keeps it",
+    ),
+    (
+        lambda: metrics.factor_vae_score(
+            lambda f: np.where(f == 3, np.nan, f), TEN, n_variance=50, **FEW
+        ),
+        ValueError,
+        "representation returned NaN for",
+    ),
+    (
+        lambda: metrics.factor_vae_score(
+            # Ten units for the global variances, nine for the votes.
+            one_unit_fewer_after(50),
+            TEN,
+            n_variance=50,
+            **FEW,
+        ),
+        ValueError,
+        "representation returned 9 units here and 10 on an earlier call",
+    ),
+    (
+        lambda: metrics.factor_vae_score(identity, "10"),
+        TypeError,
+        "factor_sizes must be a sequence of integers, got str",
+    ),
+    (
+        lambda: metrics.factor_vae_score(identity, {"shape": 3, "x": 32}),
+        TypeError,
+        "factor_sizes must be a sequence of integers, got dict",
+    ),
+    (
+        lambda: metrics.factor_vae_score(identity, (10, 2.5)),
+        TypeError,
+        "factor_sizes[1] must be an integer, got float 2.5",
+    ),
+    (
+        lambda: metrics.factor_vae_score(identity, (10, 0)),
+        ValueError,
+        "factor_sizes[1] must be at least 1, got 0",
+    ),
+    # ---- the representation's answer (any metric)
+    (
+        lambda: metrics.mig_score(lambda f: f[:, 0], TEN, n_points=30),
+        ValueError,
+        "representation must return shape (30, d) for 30 factor vectors, "
+        "got (30,)",
+    ),
+    (
+        lambda: metrics.mig_score(lambda f: f[:-1], TEN, n_points=30),
+        ValueError,
+        "representation must return shape (30, d) for 30 factor vectors, "
+        "got (29, 10)",
+    ),
+    (
+        lambda: metrics.mig_score(
+            lambda f: np.full(f.shape, np.nan), TEN, n_points=30
+        ),
+        ValueError,
+        "representation returned NaN for 30 of 30 factor vectors (the "
+        "first: [",
+    ),
+    (
+        lambda: metrics.mig_score(
+            lambda f: [["x"] * 2] * len(f), TEN, n_points=30
+        ),
+        TypeError,
+        "representation must return an array of real numbers, got a list "
+        "of dtype <U1",
+    ),
+    (
+        lambda: metrics.mig_score(
+            lambda f: [[1.0], [1.0, 2.0]], TEN, n_points=30
+        ),
+        TypeError,
+        "representation must return an array of real numbers, got a list "
+        "NumPy cannot convert",
+    ),
+    (
+        lambda: metrics.mig_score(
+            lambda f: np.zeros((len(f), 0)), TEN, n_points=30
+        ),
+        ValueError,
+        "representation returned no unit, shape (30, 0)",
+    ),
+    # ---- MIG
+    (
+        lambda: metrics.mig_score(identity, TEN, n_points=3),
+        ValueError,
+        "n_points must be at least 21 (more than n_bins=20), got 3",
+    ),
+    (
+        lambda: metrics.mig_score(identity, TEN, n_bins=1),
+        ValueError,
+        "n_bins must be at least 2, got 1",
+    ),
+    (
+        lambda: metrics.mig_score(identity, (10, 1, 10)),
+        ValueError,
+        "factor 1 has a single value",
+    ),
+    (
+        lambda: metrics.mig_from_codes(
+            np.zeros((5, 2)), np.zeros((4, 2), int)
+        ),
+        ValueError,
+        "codes and factors must hold the same number of points, got 5 and 4",
+    ),
+    (
+        lambda: metrics.mig_from_codes(
+            np.random.default_rng(0).normal(size=(6, 2)),
+            np.array([[0, 1], [0, 0], [0, 1], [0, 0], [0, 1], [0, 0]]),
+            n_bins=2,
+        ),
+        ValueError,
+        "factor 0 takes a single value on these points",
+    ),
+    (
+        lambda: metrics.mig_from_codes(
+            np.zeros((4, 1)), np.zeros((4, 2), int)
+        ),
+        ValueError,
+        "MIG needs at least 2 latent units, got 1",
+    ),
+    (
+        lambda: metrics.mig_from_codes(np.eye(8), np.eye(8, dtype=int)),
+        ValueError,
+        "MIG needs more points than bins, got 8 points and n_bins=20",
+    ),
+    (
+        lambda: metrics.mig_from_codes(NAN_CODES, np.eye(3, 2, dtype=int)),
+        ValueError,
+        "codes contains NaN",
+    ),
+    (
+        lambda: metrics.mig_from_codes(np.eye(3, 2), np.eye(3, 2)),
+        TypeError,
+        "factors must hold integers, got dtype float64",
+    ),
+    (
+        lambda: metrics.mutual_information_matrix(
+            np.zeros((5, 2), int), np.zeros((4, 2), int)
+        ),
+        ValueError,
+        "discrete_codes and factors must hold the same number of points, "
+        "got 5 and 4",
+    ),
+    (
+        lambda: metrics.mutual_information_matrix(
+            np.zeros((5, 2)), np.zeros((5, 2), int)
+        ),
+        TypeError,
+        "discrete_codes must hold integers, got dtype float64",
+    ),
+    (
+        lambda: metrics.discretize(INF_CODES),
+        ValueError,
+        "codes must be finite, found inf",
+    ),
+    (
+        lambda: metrics.discretize(np.zeros(4)),
+        ValueError,
+        "codes must have shape (N, d), got (4,)",
+    ),
+    # ---- the factor sampler
+    (
+        lambda: metrics.sample_factor_grid(TEN, 5, 0),
+        TypeError,
+        "rng must be a numpy.random._generator.Generator, got int",
+    ),
+    (
+        lambda: metrics.sample_factor_grid(TEN, 0, np.random.default_rng()),
+        ValueError,
+        "n must be at least 1, got 0",
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message", BAD, ids=[message for _, _, message in BAD]
-)
+@table(BAD)
 def test_bad_input(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)
