@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from bad_inputs import raises, table
 
 from vaecourse import beta_vae, sprites
 from vaecourse.models import VAE, ConvVAE
@@ -271,3 +272,35 @@ def test_disentanglement_scores_are_fractions_and_reproducible():
     # Scored together or alone, a model gets the same numbers.
     alone = beta_vae.disentanglement_scores({"b": models["b"]}, tiny, seed=1)
     assert alone["b"] == first["b"]
+
+
+BAD_SIZES = [
+    (
+        lambda: beta_vae.disentanglement_scores(
+            {}, {"beta_vae": beta_vae.CHAPTER_METRIC_SIZES["beta_vae"]}
+        ),
+        ValueError,
+        "sizes must have a key 'factor_vae'",
+    ),
+    (
+        lambda: beta_vae.disentanglement_scores(
+            {},
+            {
+                **beta_vae.CHAPTER_METRIC_SIZES,
+                "mig": {"n_points": 100, "bins": 20},
+            },
+        ),
+        ValueError,
+        "sizes['mig'] must have the keys ['n_points'], got ['bins', 'n_",
+    ),
+    (
+        lambda: beta_vae.disentanglement_scores({}, [1, 2]),
+        TypeError,
+        "sizes must be a collections.abc.Mapping, got list",
+    ),
+]
+
+
+@table(BAD_SIZES)
+def test_disentanglement_scores_names_bad_sizes(call, error, message):
+    raises(call, error, message)

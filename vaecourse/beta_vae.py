@@ -404,6 +404,25 @@ RECORD_METRIC_SIZES = {
 }
 
 
+def _check_sizes(sizes: object) -> dict:
+    """``sizes`` has the keys of :data:`CHAPTER_METRIC_SIZES`, and each
+    metric's dict the keys of that metric's."""
+    check_instance("sizes", sizes, Mapping)
+    for metric, expected in CHAPTER_METRIC_SIZES.items():
+        if metric not in sizes:
+            raise ValueError(
+                f"sizes must have a key {metric!r} (the keys are "
+                f"{sorted(CHAPTER_METRIC_SIZES)}), got {sorted(sizes)}"
+            )
+        check_instance(f"sizes[{metric!r}]", sizes[metric], Mapping)
+        if set(sizes[metric]) != set(expected):
+            raise ValueError(
+                f"sizes[{metric!r}] must have the keys {sorted(expected)}, "
+                f"got {sorted(sizes[metric])}"
+            )
+    return sizes
+
+
 def disentanglement_scores(
     models: Mapping[str, ConvVAE], sizes: dict | None = None, seed: int = 0
 ) -> dict[str, dict[str, float]]:
@@ -424,7 +443,7 @@ def disentanglement_scores(
     """
     from vaecourse import metrics
 
-    sizes = CHAPTER_METRIC_SIZES if sizes is None else sizes
+    sizes = _check_sizes(CHAPTER_METRIC_SIZES if sizes is None else sizes)
     seed = check_int("seed", seed, minimum=0)
     drawn: dict[bytes, torch.Tensor] = {}
 
