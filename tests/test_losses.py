@@ -927,6 +927,29 @@ CAPACITY_BAD = [
         ValueError,
         "gamma must be a number, got NaN",
     ),
+    (
+        lambda: losses.capacity_objective(_terms(1.0, math.nan), 1.0),
+        ValueError,
+        "terms.kl contains NaN",
+    ),
+    (
+        lambda: losses.capacity_objective(_terms(math.inf, 1.0), 1.0),
+        ValueError,
+        "terms.reconstruction must be finite, found inf",
+    ),
+    (
+        lambda: losses.capacity_objective(
+            losses.ELBOTerms(
+                loss=torch.ones(4),
+                reconstruction=torch.ones(4),
+                kl=torch.ones(4),
+            ),
+            1.0,
+        ),
+        ValueError,
+        "terms.reconstruction must be a batch mean (a 0-d tensor), got "
+        "shape (4,)",
+    ),
 ]
 
 

@@ -510,6 +510,14 @@ def _check_elbo_terms(terms: object) -> ELBOTerms:
             "terms must be the ELBOTerms returned by negative_elbo, got "
             f"{type(terms).__name__}"
         )
+    for name in ("reconstruction", "kl"):
+        value = check_finite(f"terms.{name}", getattr(terms, name))
+        if value.dim() != 0:
+            raise ValueError(
+                f"terms.{name} must be a batch mean (a 0-d tensor), got "
+                f"shape {tuple(value.shape)}: the capacity term compares "
+                "the batch's mean KL with C"
+            )
     return terms
 
 
@@ -520,13 +528,15 @@ def capacity_objective(
 
     .. math::
 
-        \mathcal L = -\mathbb E_q[\log p(x \mid z)]
-            + \gamma \left| \mathrm{KL}\left[q(z \mid x) \,\|\, p(z)\right]
+        \mathcal L = \frac1B \sum_{b=1}^{B} -\log p(x_b \mid z_b)
+            + \gamma \left| \frac1B \sum_{b=1}^{B}
+            \mathrm{KL}\left[q(z \mid x_b) \,\|\, p(z)\right]
             - C \right|,
 
     which pulls the KL towards the capacity :math:`C` from either side
     instead of towards 0: the gradient on the KL is :math:`+\gamma` above
-    :math:`C` and :math:`-\gamma` below it.
+    :math:`C` and :math:`-\gamma` below it. As in disentanglement_lib,
+    the batch's *mean* KL is compared with :math:`C`, not each example's.
 
     Parameters
     ----------
