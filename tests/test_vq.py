@@ -9,13 +9,14 @@ perplexity, ``torch.distributions`` for the likelihoods.
 from __future__ import annotations
 
 import math
-import re
 
 import pytest
 import torch
+from bad_inputs import raises, table
 from torch.distributions import Bernoulli, Categorical
 
 from vaecourse import vq
+from vaecourse.loop import History, TrainingDiverged
 from vaecourse.vq import (
     VQVAE,
     MaskedConv2d,
@@ -405,6 +406,23 @@ def test_reseeding_raises_the_number_of_codes_used():
     assert q.reseed_dead_codes(z_e, 0.5) == 0
 
 
+def test_a_code_used_exactly_at_the_threshold_is_not_dead():
+    # dead means N_j < threshold, strictly: N_j = threshold stays, and
+    # threshold 0 re-seeds nothing, not even a code with N_j = 0
+    q = VectorQuantizer(4, 2).double()
+    with torch.no_grad():
+        q.cluster_size.copy_(torch.tensor([0.5, 0.25, 1.0, 0.0]))
+        before = q.codebook.clone()
+    z_e = randn(6, 2, seed=25)
+    assert q.reseed_dead_codes(z_e, 0.0) == 0
+    assert q.reseed_dead_codes(z_e, 0.5, torch.Generator()) == 2
+    changed = (q.codebook != before).any(1).tolist()
+    assert changed == [False, True, False, True]
+    torch.testing.assert_close(
+        q.cluster_size, torch.tensor([0.5, 1.0, 1.0, 1.0]).double()
+    )
+
+
 # --- PixelCNN prior ----------------------------------------------------------
 
 
@@ -413,6 +431,56 @@ def test_masks_keep_rows_above_and_the_left_of_the_centre():
     b = MaskedConv2d(1, 1, 3, "B").mask
     assert a.tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
     assert b.tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
+
+
+def test_the_prior_s_residual_blocks_use_type_b_masks():
+    # Type A in the blocks would still be causal (the no-future test below
+    # passes) but a block would not see its own position's features.
+    prior = seeded(lambda: PixelCNNPrior(5, grid_size=4, channels=4))
+    assert prior.input_conv.mask_type == "A"
+    assert prior.input_conv.kernel_size == (7, 7)
+    for block in prior.blocks:
+        conv = block["masked"]
+        assert conv.mask_type == "B"
+        assert conv.mask.tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
+        # its output at a position depends on its input there
+        x = torch.zeros(1, 4, 4, 4, requires_grad=True)
+        (grad,) = torch.autograd.grad(conv(x)[0, :, 2, 1].sum(), x)
+        assert grad[0, :, 2, 1].abs().sum() > 0
+
+
+def tampered(state, key):
+    """A copy of ``state`` with the mask ``key`` turned into type A."""
+    state = {name: value.clone() for name, value in state.items()}
+    state[key][1, 1] = 0.0
+    return state
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_a_state_dict_cannot_change_a_mask(strict):
+    source = seeded(lambda: PixelCNNPrior(5, grid_size=3, channels=4), 1)
+    prior = seeded(lambda: PixelCNNPrior(5, grid_size=3, channels=4), 2)
+    state = tampered(source.state_dict(), "blocks.0.masked.mask")
+    with pytest.raises(
+        RuntimeError,
+        match="blocks.0.masked.mask is not the type-B mask that the model "
+        "builds",
+    ):
+        prior.load_state_dict(state, strict=strict)
+    masks = [block["masked"].mask for block in prior.blocks]
+    assert all(m.tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]] for m in masks)
+    assert state["blocks.0.masked.mask"][1, 1] == 0  # the caller's, as given
+    # an untouched state dict loads, masks and all
+    prior.load_state_dict(source.state_dict())
+    for name, value in source.state_dict().items():
+        assert torch.equal(prior.state_dict()[name], value), name
+
+
+def test_the_mask_is_checked_in_the_model_s_dtype():
+    source = PixelCNNPrior(5, grid_size=3, channels=4)
+    prior = PixelCNNPrior(5, grid_size=3, channels=4).double()
+    prior.load_state_dict(source.double().state_dict())
+    assert prior.input_conv.mask.dtype == torch.float64
 
 
 def test_pixelcnn_output_depends_only_on_earlier_positions():
@@ -452,6 +520,48 @@ def test_pixelcnn_nll_matches_categorical_log_prob():
     assert logits.shape == (4, 6, 3, 3)
     log_p = Categorical(logits=logits.permute(0, 2, 3, 1)).log_prob(codes)
     torch.testing.assert_close(prior.nll(codes), -log_p.sum((1, 2)))
+
+
+class PositionPrior(PixelCNNPrior):
+    """All the mass on code ``G * row + col`` at (row, col)."""
+
+    def forward(self, indices):
+        g = self.grid_size
+        logits = torch.full((len(indices), self.num_codes, g, g), -1e4)
+        for row in range(g):
+            for col in range(g):
+                logits[:, g * row + col, row, col] = 0.0
+        return logits
+
+
+class NextCodePrior(PixelCNNPrior):
+    """All the mass on the previous code (raster order) plus one; 2 first."""
+
+    def forward(self, indices):
+        g, k = self.grid_size, self.num_codes
+        flat = indices.reshape(len(indices), -1)
+        first = torch.ones_like(flat[:, :1])  # so that 2 comes first
+        previous = torch.cat([first, flat[:, :-1]], 1)
+        chosen = (previous + 1) % k
+        logits = torch.full((len(indices), k, g * g), -1e4)
+        logits.scatter_(1, chosen[:, None, :], 0.0)
+        return logits.reshape(len(indices), k, g, g)
+
+
+def test_sampling_reads_the_logits_of_row_then_column():
+    # G * row + col is not symmetric in (row, col): logits read at
+    # [col, row] would give the transposed grid
+    prior = PositionPrior(9, grid_size=3, channels=2)
+    grids = prior.sample(2, torch.Generator().manual_seed(0))
+    expected = torch.arange(9).reshape(3, 3)
+    assert torch.equal(grids, expected.expand(2, 3, 3))
+
+
+def test_sampling_feeds_each_drawn_code_to_the_next_position():
+    prior = NextCodePrior(7, grid_size=3, channels=2)
+    grids = prior.sample(1, torch.Generator().manual_seed(0))
+    expected = (torch.arange(9) + 2) % 7  # 2, 3, ..., in raster order
+    assert torch.equal(grids[0], expected.reshape(3, 3))
 
 
 def test_pixelcnn_sampling_is_reproducible_and_in_range():
@@ -565,6 +675,141 @@ def test_training_is_deterministic_for_a_seed():
     assert h1.loss != h3.loss
 
 
+def plain_vq_training(model, x, epochs, batch_size, lr, seed, threshold):
+    """The recipe the docstring of train_vq_vae states, as a plain loop."""
+    shuffle = torch.Generator().manual_seed(seed)
+    reseed = torch.Generator().manual_seed(seed + 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    images = x.reshape(-1, 1, 28, 28)
+    for _ in range(epochs):
+        model.train()
+        for index in torch.randperm(len(x), generator=shuffle).split(
+            batch_size
+        ):
+            terms = model.loss(images[index])
+            optimizer.zero_grad()
+            terms.loss.backward()
+            optimizer.step()
+            model.quantizer.reseed_dead_codes(terms.z_e, threshold, reseed)
+    model.eval()
+
+
+@pytest.mark.parametrize("ema", [True, False])
+def test_training_equals_the_plain_loop_of_its_docstring_bit_for_bit(ema):
+    # The weights and the codebook the shipped files were trained to: the
+    # loop, its checks and the records must not change a single bit.
+    x = tiny_digits(44)  # batches of 8, 8, 8, 8, 8 and 4
+    settings = {"epochs": 3, "batch_size": 8, "lr": 1e-2, "seed": 5}
+    ours = seeded(lambda: VQVAE(16, 4, hidden=8, n_blocks=1, ema=ema))
+    plain = seeded(lambda: VQVAE(16, 4, hidden=8, n_blocks=1, ema=ema))
+    train_vq_vae(ours, x, dead_code_threshold=1.0, **settings)
+    plain_vq_training(plain, x, threshold=1.0, **settings)
+    ours_state, plain_state = ours.state_dict(), plain.state_dict()
+    assert ours_state.keys() == plain_state.keys()
+    for name in ours_state:
+        assert torch.equal(ours_state[name], plain_state[name]), name
+
+
+def test_prior_training_equals_the_plain_loop_bit_for_bit():
+    codes = torch.randint(
+        0, 5, (20, 3, 3), generator=torch.Generator().manual_seed(4)
+    )
+    ours = seeded(lambda: PixelCNNPrior(5, grid_size=3, channels=8))
+    plain = seeded(lambda: PixelCNNPrior(5, grid_size=3, channels=8))
+    train_prior(ours, codes, epochs=2, batch_size=8, lr=1e-2, seed=3)
+    shuffle = torch.Generator().manual_seed(3)
+    optimizer = torch.optim.Adam(plain.parameters(), lr=1e-2)
+    for _ in range(2):
+        for index in torch.randperm(20, generator=shuffle).split(8):
+            loss = plain.nll(codes[index]).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    for name, value in ours.state_dict().items():
+        assert torch.equal(value, plain.state_dict()[name]), name
+
+
+def test_epoch_means_weigh_each_batch_by_its_images():
+    # Adam's steps are about lr = 1e-30, below a float32 ulp of every
+    # weight, and the codebook is learned by its loss term: the model does
+    # not change, so each image has one loss, and the epoch's record is
+    # their mean over the images, not the mean of the batch means (the
+    # last batch holds 2 images, the others 8). Half the images are blank,
+    # the decoder predicts blank pixels and the codes are encoder outputs
+    # of the digits, so that the batches' terms and perplexities differ.
+    x = torch.cat([tiny_digits(13), torch.zeros(13, 784)])
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1, ema=False))
+    with torch.no_grad():
+        model.decoder[-2].bias.fill_(-5.0)  # logits of the pixels
+        rows = model.encode(x[:13]).movedim(1, -1).reshape(-1, 4)
+        model.quantizer.codebook.copy_(rows[::80][:8])
+    start = {k: v.clone() for k, v in model.state_dict().items()}
+    history = train_vq_vae(model, x, epochs=1, batch_size=8, lr=1e-30)
+    for name in ("quantizer.codebook", "encoder.0.weight", "decoder.0.bias"):
+        assert torch.equal(model.state_dict()[name], start[name])
+    order = torch.randperm(26, generator=torch.Generator().manual_seed(0))
+    batches = [x[index] for index in order.split(8)]
+    with torch.no_grad():
+        per_batch = [model.loss(b) for b in batches]
+    sizes = torch.tensor([len(b) for b in batches], dtype=torch.float64)
+    for name in ("loss", "reconstruction", "codebook", "commitment"):
+        values = torch.tensor([getattr(t, name).item() for t in per_batch])
+        per_image = (sizes * values.double()).sum().item() / 26
+        batch_mean = values.double().mean().item()
+        assert history.series[name][0] == pytest.approx(per_image, rel=1e-6)
+        assert abs(per_image - batch_mean) > 1e-3 * abs(per_image)
+    perplexities = torch.tensor(
+        [t.perplexity for t in per_batch], dtype=torch.float64
+    )
+    weighted = (sizes * perplexities).sum().item() / 26
+    assert history.perplexity[0] == pytest.approx(weighted, rel=1e-12)
+    assert history.perplexity[0] != pytest.approx(perplexities.mean().item())
+
+
+def test_the_records_are_histories_with_the_series_of_before():
+    assert vq.VQHistory is History and vq.PriorHistory is History
+    x = tiny_digits(16)
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    history = train_vq_vae(model, x, epochs=2, batch_size=8, test_images=x)
+    assert history.x == "epoch"
+    assert list(history.columns()) == [
+        "loss",
+        "reconstruction",
+        "codebook",
+        "commitment",
+        "perplexity",
+        "epoch_perplexity",
+        "codes_used",
+        "reseeded",
+        "test_reconstruction",
+    ]
+    assert all(len(v) == 2 for v in history.columns().values())
+    # the test record is the reconstruction NLL after the last epoch
+    logits = model.decode_codes(model.encode_codes(x))
+    nll = -Bernoulli(logits=logits).log_prob(x).sum(1).mean().item()
+    assert history.test_reconstruction[-1] == pytest.approx(nll, rel=1e-6)
+    prior = seeded(lambda: PixelCNNPrior(8, channels=8, n_blocks=1))
+    codes = model.encode_codes(x)
+    curves = train_prior(prior, codes, epochs=2, test_codes=codes)
+    assert list(curves.columns()) == ["train_nll", "test_nll"]
+    assert curves.test_nll[-1] == pytest.approx(
+        prior.nll(codes).mean().item(), rel=1e-6
+    )
+
+
+def test_trainers_leave_every_module_in_evaluation_mode():
+    x = tiny_digits(16)
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    train_vq_vae(model, x, epochs=1, batch_size=8)  # no test images
+    assert not any(m.training for m in model.modules())
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    train_vq_vae(model, x, epochs=1, batch_size=8, test_images=x)
+    assert not any(m.training for m in model.modules())
+    prior = seeded(lambda: PixelCNNPrior(8, channels=8, n_blocks=1))
+    train_prior(prior, model.encode_codes(x), epochs=1)
+    assert not any(m.training for m in prior.modules())
+
+
 def test_prior_training_decreases_the_nll_and_is_deterministic():
     g = torch.Generator().manual_seed(3)
     # codes with structure: each grid is constant
@@ -580,12 +825,109 @@ def test_prior_training_decreases_the_nll_and_is_deterministic():
     assert first == second
 
 
+def test_a_nan_in_the_encoder_stops_training_naming_z_e():
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    with torch.no_grad():
+        model.encoder[0].weight[0, 0, 0, 0] = math.nan
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"epoch 1, batch 1: the loss is nan: z_e contains NaN",
+    ):
+        train_vq_vae(model, tiny_digits(16), epochs=1, batch_size=8)
+
+
+def test_a_nan_in_the_decoder_stops_training_naming_the_logits():
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    with torch.no_grad():
+        model.decoder[0].bias[0] = math.nan
+    with pytest.raises(TrainingDiverged, match="logits contains NaN"):
+        train_vq_vae(model, tiny_digits(16), epochs=1, batch_size=8)
+
+
+def test_a_divergence_names_the_epoch_and_the_batch(monkeypatch):
+    # The 6th step (epoch 2, batch 2, with 4 batches an epoch) returns an
+    # infinite reconstruction term: the step is not taken.
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    real_loss, calls = model.loss, []
+
+    def loss(x):
+        terms = real_loss(x)
+        calls.append(1)
+        if len(calls) == 6:
+            inf = terms.reconstruction * math.inf
+            terms = terms._replace(loss=terms.loss + inf, reconstruction=inf)
+        return terms
+
+    monkeypatch.setattr(model, "loss", loss)
+    with pytest.raises(TrainingDiverged) as info:
+        train_vq_vae(model, tiny_digits(32), epochs=3, batch_size=8)
+    assert (info.value.epoch, info.value.batch, info.value.step) == (2, 2, 6)
+    assert "epoch 2, batch 2" in str(info.value)
+
+
+def test_a_nan_in_the_prior_stops_its_training():
+    prior = seeded(lambda: PixelCNNPrior(4, grid_size=3, channels=8))
+    with torch.no_grad():
+        prior.output_conv.bias[0] = math.nan
+    codes = torch.zeros(8, 3, 3, dtype=torch.int64)
+    with pytest.raises(
+        TrainingDiverged, match=r"epoch 1, batch 1: the nll term is nan"
+    ):
+        train_prior(prior, codes, epochs=1)
+
+
+def test_training_on_a_cpu_device_object_is_training_on_the_cpu():
+    x = tiny_digits(16)
+    runs = []
+    for device in ("cpu", torch.device("cpu")):
+        model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+        runs.append(train_vq_vae(model, x, epochs=1, device=device))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_trainers_train_on_the_device_asked_for():
+    x = tiny_digits(32)
+    model = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    cpu = seeded(lambda: VQVAE(8, 4, hidden=8, n_blocks=1))
+    settings = {"epochs": 2, "batch_size": 8, "dead_code_threshold": 1.0}
+    history = train_vq_vae(
+        model, x, device="cuda", test_images=x[:8], **settings
+    )
+    expected = train_vq_vae(cpu, x, test_images=x[:8], **settings)
+    assert all(t.device.type == "cuda" for t in model.state_dict().values())
+    # the same recipe, up to the GPU's rounding (TF32 convolutions)
+    assert history.loss == pytest.approx(expected.loss, rel=1e-2)
+    prior = seeded(lambda: PixelCNNPrior(8, channels=8, n_blocks=1))
+    codes = cpu.encode_codes(x)
+    train_prior(prior, codes, epochs=1, device="cuda", test_codes=codes)
+    assert all(t.device.type == "cuda" for t in prior.state_dict().values())
+    with pytest.raises(ValueError, match="generator is on cpu but the prior"):
+        prior.sample(2, torch.Generator())
+    grids = prior.sample(2, torch.Generator("cuda").manual_seed(0))
+    assert grids.device.type == "cuda"
+
+
 # --- bad inputs --------------------------------------------------------------
 
 z2 = torch.zeros(4, 2)
 book = torch.zeros(3, 2)
 grid = torch.zeros(2, 4, 7, 7)
+counts = torch.ones(3)
+chosen = torch.zeros(4, dtype=torch.int64)
 quantizer = VectorQuantizer(3, 2)
+quantizer7 = VectorQuantizer(3, 7)
+images = torch.zeros(4, 784)
+inf_pixel = images.clone()
+inf_pixel[1, 300] = math.inf
+codes7 = torch.zeros(2, 7, 7, dtype=torch.int64)
+NO_CUDA = not torch.cuda.is_available()
+
+
+def vqvae():
+    return VQVAE(8, 4, hidden=8, n_blocks=1)
+
+
 BAD_INPUTS = [
     (
         lambda: nearest_codes(torch.zeros(4, 3), book),
@@ -601,7 +943,8 @@ BAD_INPUTS = [
     (
         lambda: nearest_codes(z2.double(), book),
         TypeError,
-        "z_e and codebook must have the same dtype",
+        "z_e and codebook must have the same dtype, got torch.float64 and "
+        "torch.float32",
     ),
     (
         lambda: nearest_codes(z2 * math.nan, book),
@@ -622,6 +965,29 @@ BAD_INPUTS = [
         lambda: codebook_loss(z2, torch.zeros(4, 3)),
         ValueError,
         "z_e and e must have the same shape, got (4, 2) and (4, 3)",
+    ),
+    (
+        lambda: codebook_loss(z2, z2.double()),
+        TypeError,
+        "z_e and e must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: commitment_loss(z2.double(), z2),
+        TypeError,
+        "z_e and e must have the same dtype, got torch.float64 and "
+        "torch.float32",
+    ),
+    (
+        lambda: straight_through(z2, z2.double()),
+        TypeError,
+        "z_e and e must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: straight_through(z2, z2 + math.inf),
+        ValueError,
+        "e must be finite, found inf",
     ),
     (
         lambda: commitment_loss(z2, z2, beta=-0.1),
@@ -661,12 +1027,27 @@ BAD_INPUTS = [
     (
         lambda: VectorQuantizer(4, 2, ema=1),
         TypeError,
-        "ema must be a bool, got int",
+        "ema must be True or False, got int 1",
     ),
     (
         lambda: quantizer(torch.zeros(2, 3, 7, 7)),
         ValueError,
-        "z_e must have shape (batch, 2, ...), the code dimension second",
+        "z_e must be channels first, shape (batch, 2, H, W) or (batch, 2): "
+        "the code dimension D = 2 second, as a convolution gives it; got "
+        "(2, 3, 7, 7)",
+    ),
+    (
+        # channels last, (batch, H, W, D): refused, with the fix
+        lambda: quantizer(torch.zeros(2, 7, 7, 2)),
+        ValueError,
+        "got (2, 7, 7, 2); its last dimension is 2: for channels-last "
+        "vectors (batch, H, W, 2) pass z_e.movedim(-1, 1)",
+    ),
+    (
+        # D = 7 and a 5 x 5 grid, channels last: dimension 1 is not D
+        lambda: quantizer7(torch.zeros(2, 5, 5, 7)),
+        ValueError,
+        "for channels-last vectors (batch, H, W, 7) pass z_e.movedim(-1, 1)",
     ),
     (
         lambda: quantizer(torch.zeros(0, 2, 7, 7)),
@@ -674,18 +1055,61 @@ BAD_INPUTS = [
         "z_e must hold at least one example, got a batch of size 0",
     ),
     (
-        lambda: ema_codebook_update(
-            torch.ones(3), book, z2, torch.zeros(4, dtype=torch.int64), 1.5
-        ),
+        lambda: quantizer(grid[:, :2].double()),
+        TypeError,
+        "codebook and z_e must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: ema_codebook_update(counts, book, z2, chosen, 1.5),
         ValueError,
         "decay must lie in (0, 1), got 1.5",
     ),
     (
-        lambda: ema_codebook_update(
-            torch.ones(2), book, z2, torch.zeros(4, dtype=torch.int64)
-        ),
+        lambda: ema_codebook_update(torch.ones(2), book, z2, chosen),
         ValueError,
         "cluster_size must have shape (3,), one count per code, got (2,)",
+    ),
+    (
+        # a negative count: n = 0 here, and the codes would be +-inf
+        lambda: ema_codebook_update(
+            torch.tensor([-1.0, 0.5, 0.5]), book, z2, chosen
+        ),
+        ValueError,
+        "cluster_size must be non-negative, an average number of vectors "
+        "per code; found -1",
+    ),
+    (
+        lambda: ema_codebook_update(counts * math.inf, book, z2, chosen),
+        ValueError,
+        "cluster_size must be finite, found inf",
+    ),
+    (
+        lambda: ema_codebook_update(counts, book * math.nan, z2, chosen),
+        ValueError,
+        "embed_sum contains NaN",
+    ),
+    (
+        lambda: ema_codebook_update(counts, book, z2 - math.inf, chosen),
+        ValueError,
+        "z_e must be finite, found -inf",
+    ),
+    (
+        lambda: ema_codebook_update(counts, book, z2, chosen, eps=math.inf),
+        ValueError,
+        "eps must be finite, got inf",
+    ),
+    (
+        lambda: ema_codebook_update(counts.double(), book, z2, chosen),
+        TypeError,
+        "embed_sum and cluster_size must have the same dtype, got "
+        "torch.float32 and torch.float64",
+    ),
+    (
+        lambda: ema_codebook_update(counts, book, z2.double(), chosen),
+        TypeError,
+        "embed_sum and z_e must have the same dtype, got torch.float32 and "
+        "torch.float64",
     ),
     (
         lambda: perplexity(torch.tensor([0, 1]), 0),
@@ -703,16 +1127,48 @@ BAD_INPUTS = [
         "generator must be a torch.Generator or None, got int 0",
     ),
     (
-        lambda: VQVAE(8, 4)(torch.zeros(2, 785)),
+        lambda: ResidualBlock(4, 2)(torch.zeros(2, 3, 7, 7)),
+        ValueError,
+        "x must have shape (batch, 4, H, W), got (2, 3, 7, 7)",
+    ),
+    (
+        lambda: vqvae()(torch.zeros(2, 785)),
         ValueError,
         "x must hold 28x28 images: shape (batch, 1, 28, 28), (batch, 28, "
         "28) or (batch, 784), got (2, 785)",
     ),
     (
-        lambda: VQVAE(8, 4)(torch.zeros(2, 784, dtype=torch.float64)),
+        lambda: vqvae()(torch.zeros(2, 784, dtype=torch.float64)),
         TypeError,
         "x has dtype torch.float64 but the model's weights have dtype "
         "torch.float32",
+    ),
+    (
+        # an infinite pixel: named at the images, not as a NaN of z_e
+        lambda: vqvae().loss(inf_pixel),
+        ValueError,
+        "x must be finite, found inf",
+    ),
+    (
+        lambda: vqvae().encode(inf_pixel * -1),
+        ValueError,
+        "x must be finite, found -inf",
+    ),
+    (
+        lambda: vqvae().loss(images + 2.0),
+        ValueError,
+        "x must lie in [0, 1], found values in [2, 2]",
+    ),
+    (
+        lambda: vqvae().decode(torch.full((2, 4, 7, 7), math.inf)),
+        ValueError,
+        "z_q must be finite, found inf",
+    ),
+    (
+        lambda: vqvae().decode(torch.zeros(2, 4, 7, 7, dtype=torch.float64)),
+        TypeError,
+        "codebook and z_q must have the same dtype, got torch.float32 and "
+        "torch.float64",
     ),
     (
         lambda: VQVAE(8, 4, hidden=7),
@@ -720,7 +1176,7 @@ BAD_INPUTS = [
         "hidden must be even, got 7",
     ),
     (
-        lambda: VQVAE(8, 4).decode_codes(torch.zeros(2, 6, 6).long()),
+        lambda: vqvae().decode_codes(torch.zeros(2, 6, 6).long()),
         ValueError,
         "indices must have shape (batch, 7, 7), got (2, 6, 6)",
     ),
@@ -735,6 +1191,21 @@ BAD_INPUTS = [
         "mask_type must be 'A' or 'B', got 'C'",
     ),
     (
+        lambda: MaskedConv2d(1, 1, 3, 1),
+        TypeError,
+        "mask_type must be 'A' or 'B', got int 1",
+    ),
+    (
+        lambda: MaskedConv2d(0, 1, 3, "A"),
+        ValueError,
+        "in_channels must be at least 1, got 0",
+    ),
+    (
+        lambda: MaskedConv2d(2, 1, 3, "A")(torch.zeros(1, 3, 5, 5)),
+        ValueError,
+        "x must have shape (batch, 2, H, W), got (1, 3, 5, 5)",
+    ),
+    (
         lambda: PixelCNNPrior(0),
         ValueError,
         "num_codes must be at least 1, got 0",
@@ -745,38 +1216,156 @@ BAD_INPUTS = [
         "n must be at least 1, got 0",
     ),
     (
-        lambda: train_vq_vae(VQVAE(8, 4), torch.full((4, 784), 2.0)),
+        lambda: PixelCNNPrior(4, embed_dim=3).logits_from_embedded(
+            torch.zeros(1, 3, 6, 6)
+        ),
+        ValueError,
+        "h must have shape (batch, 3, 7, 7), got (1, 3, 6, 6)",
+    ),
+    (
+        lambda: PixelCNNPrior(4, embed_dim=3).logits_from_embedded(
+            torch.full((1, 3, 7, 7), math.nan)
+        ),
+        ValueError,
+        "h contains NaN",
+    ),
+    (
+        lambda: train_vq_vae(vqvae(), torch.full((4, 784), 2.0)),
         ValueError,
         "images must lie in [0, 1], found values in [2, 2]",
     ),
     (
-        lambda: train_vq_vae(VQVAE(8, 4), torch.zeros(4, 784), epochs=0),
+        lambda: train_vq_vae(vqvae(), images * math.nan),
+        ValueError,
+        "images contains NaN",
+    ),
+    (
+        lambda: train_vq_vae(vqvae(), images, test_images=images.double()),
+        TypeError,
+        "test_images has dtype torch.float64 but the model's weights have "
+        "dtype torch.float32",
+    ),
+    (
+        lambda: train_vq_vae(vqvae(), images, epochs=0),
         ValueError,
         "epochs must be at least 1, got 0",
     ),
     (
-        lambda: train_prior(
-            PixelCNNPrior(4), torch.zeros(2, 7, 7).long(), lr=0.0
-        ),
+        lambda: train_vq_vae(vqvae(), images, dead_code_threshold=-1),
+        ValueError,
+        "dead_code_threshold must be at least 0.0, got -1.0",
+    ),
+    (
+        lambda: train_vq_vae(PixelCNNPrior(4), images),
+        TypeError,
+        "model must be a vaecourse.vq.VQVAE, got PixelCNNPrior",
+    ),
+    (
+        lambda: train_vq_vae(vqvae(), images, device="tpu"),
+        ValueError,
+        "device 'tpu' is not a device this course can use",
+    ),
+    (
+        lambda: train_vq_vae(vqvae(), images, device=0),
+        TypeError,
+        "device must be a str or torch.device, got int 0",
+    ),
+    (
+        lambda: train_prior(PixelCNNPrior(4), codes7, lr=0.0),
         ValueError,
         "lr must be positive, got 0.0",
     ),
     (
-        lambda: negative_elbo(
-            VQVAE(8, 4), torch.zeros(2, 784), PixelCNNPrior(5)
-        ),
+        lambda: train_prior(vqvae(), codes7),
+        TypeError,
+        "prior must be a vaecourse.vq.PixelCNNPrior, got VQVAE",
+    ),
+    (
+        lambda: train_prior(PixelCNNPrior(4), codes7[:, :5, :5]),
+        ValueError,
+        "codes must have shape (batch, 7, 7), got (2, 5, 5)",
+    ),
+    (
+        lambda: train_prior(PixelCNNPrior(4), codes7 + 4),
+        ValueError,
+        "codes must lie in [0, 3] for K = 4 codes, found values in [4, 4]",
+    ),
+    (
+        lambda: train_prior(PixelCNNPrior(4), codes7, test_codes=codes7 - 1),
+        ValueError,
+        "test_codes must lie in [0, 3]",
+    ),
+    (
+        lambda: train_prior(PixelCNNPrior(4), codes7, device="tpu"),
+        ValueError,
+        "device 'tpu' is not a device this course can use",
+    ),
+    (
+        lambda: negative_elbo(vqvae(), images, PixelCNNPrior(5)),
         ValueError,
         "prior has 5 codes but the model has 8",
     ),
+    (
+        lambda: negative_elbo(vqvae(), images, PixelCNNPrior(8, 5)),
+        ValueError,
+        "prior models 5 x 5 grids of codes but the model's grids are 7 x 7",
+    ),
+    (
+        lambda: negative_elbo(PixelCNNPrior(8), images),
+        TypeError,
+        "model must be a vaecourse.vq.VQVAE, got PixelCNNPrior",
+    ),
+    (
+        lambda: negative_elbo(vqvae(), images, prior=vqvae()),
+        TypeError,
+        "prior must be a vaecourse.vq.PixelCNNPrior, got VQVAE",
+    ),
+    (
+        lambda: negative_elbo(vqvae(), inf_pixel),
+        ValueError,
+        "images must be finite, found inf",
+    ),
+    (
+        lambda: bits_per_dim(vqvae(), images - 1.0),
+        ValueError,
+        "images must lie in [0, 1], found values in [-1, -1]",
+    ),
 ]
+if NO_CUDA:
+    BAD_INPUTS.append(
+        (
+            lambda: train_vq_vae(vqvae(), images, device="cuda"),
+            ValueError,
+            "device 'cuda' was asked for, but this PyTorch sees no CUDA",
+        )
+    )
 
 
-@pytest.mark.parametrize(
-    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
-)
+@table(BAD_INPUTS)
 def test_bad_input_raises_a_named_error(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)
+
+
+def test_a_batch_outside_0_1_updates_nothing():
+    # checked before the forward pass, which in training mode would move
+    # the usage and the EMA codebook
+    model = vqvae().train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
+        model.loss(images + 2.0)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+def test_a_quantizer_with_d_equal_to_h_takes_channels_first_as_given():
+    # (2, 7, 7, 7) is read as (batch, D, H, W): with D = H = 7 nothing can
+    # tell the layouts apart, and dimension 1 decides
+    z_e = randn(2, 7, 7, 7, seed=40, dtype=torch.float32)
+    out = quantizer7.eval()(z_e)
+    rows = z_e.movedim(1, -1).reshape(-1, 7)
+    assert torch.equal(
+        out.indices.reshape(-1), nearest_codes(rows, quantizer7.codebook)
+    )
 
 
 def test_module_lists_its_public_names():

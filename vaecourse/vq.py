@@ -37,7 +37,6 @@ reconstruction averaged).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -46,14 +45,21 @@ from torch import nn
 
 from vaecourse._validation import (
     check_batched,
+    check_bool,
+    check_device,
     check_finite,
-    check_float_tensor,
     check_generator,
     check_in_unit_interval,
+    check_instance,
     check_int,
     check_real,
+    check_same_dtype,
     check_same_shape,
+    check_shape,
+    scans_values,
+    values_checked,
 )
+from vaecourse.loop import History, epoch_batches, train_loop
 from vaecourse.losses import bernoulli_nll_with_logits
 
 __all__ = [
@@ -105,11 +111,7 @@ def _check_vectors(z_e: object, codebook: torch.Tensor) -> torch.Tensor:
             f"z_e must have shape (..., {codebook.shape[1]}), the code "
             f"dimension D of the codebook last, got {tuple(z_e.shape)}"
         )
-    if z_e.dtype != codebook.dtype:
-        raise TypeError(
-            f"z_e and codebook must have the same dtype, got {z_e.dtype} "
-            f"and {codebook.dtype}"
-        )
+    check_same_dtype("z_e", z_e, "codebook", codebook)
     return z_e
 
 
@@ -127,6 +129,8 @@ def _check_indices(
         )
     if indices.numel() == 0:
         raise ValueError(f"{name} must hold at least one index, got none")
+    if not scans_values():  # a value scan, skipped as the others are
+        return indices
     low, high = indices.min().item(), indices.max().item()
     if low < 0 or high >= num_codes:
         raise ValueError(
@@ -141,6 +145,7 @@ def _check_pair(z_e: object, e: object) -> None:
     check_finite("e", e)
     check_batched("z_e", z_e, min_dim=1)
     check_same_shape("z_e", z_e, "e", e)
+    check_same_dtype("z_e", z_e, "e", e)  # no silent promotion
 
 
 def _check_decay(decay: object) -> float:
@@ -234,7 +239,8 @@ def codebook_loss(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     z_e, e : torch.Tensor
-        Encoder outputs and their codes, same shape ``(batch, ...)``.
+        Encoder outputs and their codes, finite, of one shape
+        ``(batch, ...)`` and one dtype (no silent promotion).
 
     Returns
     -------
@@ -264,7 +270,8 @@ def commitment_loss(
     Parameters
     ----------
     z_e, e : torch.Tensor
-        Encoder outputs and their codes, same shape ``(batch, ...)``.
+        Encoder outputs and their codes, finite, of one shape
+        ``(batch, ...)`` and one dtype (no silent promotion).
     beta : float, default 0.25
         :math:`\beta \ge 0`.
 
@@ -292,7 +299,8 @@ def straight_through(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     z_e, e : torch.Tensor
-        Encoder outputs and their codes, same shape.
+        Encoder outputs and their codes, finite, of one shape and one
+        dtype.
 
     Returns
     -------
@@ -302,6 +310,7 @@ def straight_through(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
     check_finite("z_e", z_e)
     check_finite("e", e)
     check_same_shape("z_e", z_e, "e", e)
+    check_same_dtype("z_e", z_e, "e", e)
     return z_e + (e - z_e).detach()
 
 
@@ -423,11 +432,21 @@ def ema_codebook_update(
     -------
     EMAState
         New tensors; the inputs are not modified.
+
+    Raises
+    ------
+    ValueError
+        If a tensor is not finite, a count :math:`N_j` is negative (then
+        :math:`n` can be 0 or negative and the codes :math:`\pm\infty`),
+        or a shape does not fit.
+    TypeError
+        If the three tensors do not share one floating dtype.
     """
     decay = _check_decay(decay)
     eps = check_real("eps", eps, positive=True)
-    check_finite("cluster_size", cluster_size)
+    cluster_size = _check_counts(cluster_size)
     embed_sum = _check_codebook_like("embed_sum", embed_sum)
+    check_same_dtype("embed_sum", embed_sum, "cluster_size", cluster_size)
     num_codes, dim = embed_sum.shape
     if cluster_size.shape != (num_codes,):
         raise ValueError(
@@ -439,6 +458,7 @@ def ema_codebook_update(
         raise ValueError(
             f"z_e must have shape (N, {dim}), got {tuple(z_e.shape)}"
         )
+    check_same_dtype("embed_sum", embed_sum, "z_e", z_e)
     indices = _check_indices(indices, num_codes)
     if indices.shape != z_e.shape[:1]:
         raise ValueError(
@@ -453,6 +473,17 @@ def ema_codebook_update(
     n = new_size.sum()
     smoothed = (new_size + eps) / (n + num_codes * eps) * n
     return EMAState(new_size, new_sum, new_sum / smoothed.unsqueeze(1))
+
+
+def _check_counts(cluster_size: object) -> torch.Tensor:
+    """Finite and non-negative: the EMA of numbers of vectors per code."""
+    check_finite("cluster_size", cluster_size)
+    if scans_values() and cluster_size.numel() and cluster_size.min() < 0:
+        raise ValueError(
+            "cluster_size must be non-negative, an average number of "
+            f"vectors per code; found {cluster_size.min().item():.4g}"
+        )
+    return cluster_size
 
 
 def _check_codebook_like(name: str, value: object) -> torch.Tensor:
@@ -547,9 +578,7 @@ class VectorQuantizer(nn.Module):
         self.num_codes = check_int("num_codes", num_codes, minimum=1)
         self.code_dim = check_int("code_dim", code_dim, minimum=1)
         self.beta = check_real("beta", beta, minimum=0.0)
-        if not isinstance(ema, bool):
-            raise TypeError(f"ema must be a bool, got {type(ema).__name__}")
-        self.ema = ema
+        self.ema = check_bool("ema", ema)
         self.decay = _check_decay(decay)
         self.eps = check_real("eps", eps, positive=True)
         init = torch.empty(self.num_codes, self.code_dim)
@@ -562,21 +591,30 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("embed_sum", init.clone())
 
     def _flat(self, z_e: object) -> torch.Tensor:
-        """Check ``z_e`` and return its vectors as rows, ``(N, D)``."""
+        """Check ``z_e`` and return its vectors as rows, ``(N, D)``.
+
+        The layout is told by the size of dimension 1, which must be
+        :math:`D`: a channels-last ``(batch, H, W, D)`` is refused unless
+        :math:`H = D`, and then nothing can tell the two layouts apart.
+        """
         check_finite("z_e", z_e)
-        if z_e.dim() < 2 or z_e.shape[1] != self.code_dim:
+        d = self.code_dim
+        if z_e.dim() < 2 or z_e.shape[1] != d:
+            shape = tuple(z_e.shape)
+            hint = (
+                f"; its last dimension is {d}: for channels-last vectors "
+                f"(batch, H, W, {d}) pass z_e.movedim(-1, 1)"
+                if z_e.dim() >= 3 and z_e.shape[-1] == d
+                else ""
+            )
             raise ValueError(
-                f"z_e must have shape (batch, {self.code_dim}, ...), the "
-                f"code dimension second (channels first), got "
-                f"{tuple(z_e.shape)}"
+                f"z_e must be channels first, shape (batch, {d}, H, W) or "
+                f"(batch, {d}): the code dimension D = {d} second, as a "
+                f"convolution gives it; got {shape}{hint}"
             )
         check_batched("z_e", z_e)
-        if z_e.dtype != self.codebook.dtype:
-            raise TypeError(
-                f"z_e has dtype {z_e.dtype} but the codebook has dtype "
-                f"{self.codebook.dtype}"
-            )
-        return z_e.movedim(1, -1).reshape(-1, self.code_dim)
+        check_same_dtype("codebook", self.codebook, "z_e", z_e)
+        return z_e.movedim(1, -1).reshape(-1, d)
 
     def forward(self, z_e: torch.Tensor) -> VQOutput:
         """Quantise ``z_e`` of shape ``(batch, D, ...)``; see the class."""
@@ -655,12 +693,16 @@ class VectorQuantizer(nn.Module):
         if n_dead == 0:
             return 0
         n = flat.shape[0]
-        device = flat.device
+        # drawn where the generator is (the CPU by default), then moved
+        where = "cpu" if generator is None else generator.device
         if n >= n_dead:
-            pick = torch.randperm(n, generator=generator)[:n_dead]
+            pick = torch.randperm(n, generator=generator, device=where)
+            pick = pick[:n_dead]
         else:
-            pick = torch.randint(n, (n_dead,), generator=generator)
-        chosen = flat[pick.to(device)]
+            pick = torch.randint(
+                n, (n_dead,), generator=generator, device=where
+            )
+        chosen = flat[pick.to(flat.device)]
         self.codebook[dead] = chosen
         self.embed_sum[dead] = chosen
         self.cluster_size[dead] = 1.0
@@ -690,13 +732,15 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, hidden: int) -> None:
         super().__init__()
-        channels = check_int("channels", channels, minimum=1)
+        self.channels = check_int("channels", channels, minimum=1)
         hidden = check_int("hidden", hidden, minimum=1)
-        self.conv1 = nn.Conv2d(channels, hidden, 3, padding=1)
-        self.conv2 = nn.Conv2d(hidden, channels, 1)
+        self.conv1 = nn.Conv2d(self.channels, hidden, 3, padding=1)
+        self.conv2 = nn.Conv2d(hidden, self.channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """:math:`x` plus the block's residual, same shape."""
+        c = self.channels
+        check_shape("x", x, (None, c, None, None), f"(batch, {c}, H, W)")
         return x + self.conv2(F.relu(self.conv1(F.relu(x))))
 
 
@@ -778,7 +822,9 @@ class VQVAE(nn.Module):
         self.quantizer = VectorQuantizer(
             num_codes, code_dim, beta=beta, ema=ema, decay=decay
         )
-        self.num_codes, self.code_dim = num_codes, code_dim
+        # the checked values (an int, whatever integer type was given)
+        self.num_codes = num_codes = self.quantizer.num_codes
+        self.code_dim = code_dim = self.quantizer.code_dim
         half = hidden // 2
         self.encoder = nn.Sequential(
             nn.Conv2d(1, half, 4, 2, 1),
@@ -801,20 +847,24 @@ class VQVAE(nn.Module):
             nn.Flatten(),
         )
 
-    def _images(self, x: object) -> torch.Tensor:
-        check_float_tensor("x", x)
+    def _images(self, x: object, name: str = "x") -> torch.Tensor:
+        """Check images (named ``name`` in messages), ``(batch, 1, 28, 28)``.
+
+        Finite: an infinite pixel would reach the quantiser as a NaN.
+        """
+        check_finite(name, x)
         accepted = [(1, 28, 28), (28, 28), (784,)]
         if x.dim() < 2 or tuple(x.shape[1:]) not in accepted:
             raise ValueError(
-                "x must hold 28x28 images: shape (batch, 1, 28, 28), "
+                f"{name} must hold 28x28 images: shape (batch, 1, 28, 28), "
                 f"(batch, 28, 28) or (batch, 784), got {tuple(x.shape)}"
             )
-        check_batched("x", x)
+        check_batched(name, x)
         dtype = self.quantizer.codebook.dtype
         if x.dtype != dtype:
             raise TypeError(
-                f"x has dtype {x.dtype} but the model's weights have dtype "
-                f"{dtype}: convert the data with x.to({dtype})"
+                f"{name} has dtype {x.dtype} but the model's weights have "
+                f"dtype {dtype}: convert the data with {name}.to({dtype})"
             )
         return x.reshape(x.shape[0], 1, 28, 28)
 
@@ -824,13 +874,14 @@ class VQVAE(nn.Module):
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
         """Bernoulli logits of :math:`p(x \\mid z_q)`, ``(batch, 784)``."""
-        check_float_tensor("z_q", z_q)
+        check_finite("z_q", z_q)
         shape = (self.code_dim, 7, 7)
         if z_q.dim() != 4 or tuple(z_q.shape[1:]) != shape:
             raise ValueError(
                 f"z_q must have shape (batch, {self.code_dim}, 7, 7), got "
                 f"{tuple(z_q.shape)}"
             )
+        check_same_dtype("codebook", self.quantizer.codebook, "z_q", z_q)
         return self.decoder(z_q)
 
     def decode_codes(self, indices: torch.Tensor) -> torch.Tensor:
@@ -858,8 +909,13 @@ class VQVAE(nn.Module):
         summed over the 49 positions and :math:`D` dimensions; the
         codebook term is 0 with the EMA codebook. In training mode the
         forward pass updates the usage (and the EMA codebook).
+
+        ``x`` must be finite and in [0, 1], the support of the Bernoulli
+        likelihood; it is checked before the forward pass, so that a bad
+        batch updates nothing.
         """
         images = self._images(x)
+        check_in_unit_interval("x", images)
         z_e = self.encode(images)
         vq = self.quantizer(z_e)
         logits = self.decode(vq.z_q)
@@ -904,12 +960,12 @@ class VQVAE(nn.Module):
 
 
 def _check_grid(
-    indices: object, num_codes: int, grid_size: int = 7
+    indices: object, num_codes: int, grid_size: int = 7, name: str = "indices"
 ) -> torch.Tensor:
-    _check_indices(indices, num_codes)
+    _check_indices(indices, num_codes, name)
     if indices.dim() != 3 or indices.shape[1:] != (grid_size, grid_size):
         raise ValueError(
-            f"indices must have shape (batch, {grid_size}, {grid_size}), "
+            f"{name} must have shape (batch, {grid_size}, {grid_size}), "
             f"got {tuple(indices.shape)}"
         )
     return indices
@@ -928,9 +984,17 @@ class MaskedConv2d(nn.Conv2d):
     input), type ``"B"`` keeps it (later layers: the centre then holds
     only earlier positions already). Van den Oord et al. (2016), PixelCNN.
 
+    The mask is part of the architecture, not a weight: it is built here
+    from ``mask_type``, and although it is kept in the state dict (as the
+    buffer ``mask``, so that saved files keep their keys), loading a state
+    dict never changes it. A state dict whose mask differs from the one
+    built here is refused (``load_state_dict`` raises ``RuntimeError``,
+    PyTorch's error for a state dict that does not fit).
+
     Parameters
     ----------
     in_channels, out_channels : int
+        :math:`\ge 1`.
     kernel_size : int
         Odd, :math:`\ge 1` (type A needs :math:`\ge 3`).
     mask_type : {"A", "B"}
@@ -943,9 +1007,16 @@ class MaskedConv2d(nn.Conv2d):
         kernel_size: int,
         mask_type: str,
     ) -> None:
+        in_channels = check_int("in_channels", in_channels, minimum=1)
+        out_channels = check_int("out_channels", out_channels, minimum=1)
         kernel_size = check_int("kernel_size", kernel_size, minimum=1)
         if kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if not isinstance(mask_type, str):
+            raise TypeError(
+                f"mask_type must be 'A' or 'B', got "
+                f"{type(mask_type).__name__} {mask_type!r}"
+            )
         if mask_type not in ("A", "B"):
             raise ValueError(
                 f"mask_type must be 'A' or 'B', got {mask_type!r}"
@@ -955,17 +1026,65 @@ class MaskedConv2d(nn.Conv2d):
         super().__init__(
             in_channels, out_channels, kernel_size, padding=kernel_size // 2
         )
-        centre = kernel_size // 2
-        mask = torch.zeros(kernel_size, kernel_size)
-        mask[:centre] = 1.0
-        mask[centre, : centre + (mask_type == "B")] = 1.0
         self.mask_type = mask_type
-        self.register_buffer("mask", mask)
+        self.register_buffer("mask", _causal_mask(kernel_size, mask_type))
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict,
+        prefix: str,
+        local_metadata: dict,
+        strict: bool,
+        missing_keys: list,
+        unexpected_keys: list,
+        error_msgs: list,
+    ) -> None:
+        # The mask is built in code: a file could otherwise turn a type-B
+        # layer into type A, or open a view of the future, unnoticed. The
+        # state dict here is load_state_dict's copy, so replacing its mask
+        # leaves the caller's untouched.
+        key = prefix + "mask"
+        built = _causal_mask(self.kernel_size[0], self.mask_type).to(self.mask)
+        given = state_dict.get(key)
+        if isinstance(given, torch.Tensor) and given.shape == built.shape:
+            if not torch.equal(given.to(built), built):
+                error_msgs.append(
+                    f"{key} is not the type-{self.mask_type} mask that "
+                    f"the model builds: a mask is part of the "
+                    f"architecture, not read from a file"
+                )
+            state_dict[key] = built
+        super()._load_from_state_dict(
+            state_dict,
+            prefix,
+            local_metadata,
+            strict,
+            missing_keys,
+            unexpected_keys,
+            error_msgs,
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The convolution with the masked kernel."""
+        c = self.in_channels
+        check_shape("x", x, (None, c, None, None), f"(batch, {c}, H, W)")
         weight = self.weight * self.mask
         return F.conv2d(x, weight, self.bias, padding=self.padding)
+
+
+def _causal_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
+    r"""The mask of a :class:`MaskedConv2d`, ``(kernel_size, kernel_size)``.
+
+    With centre :math:`c = \lfloor k / 2 \rfloor`,
+    :math:`M_{ij} = [i < c] + [i = c]\,[j < c]` (type A) or
+    :math:`[i < c] + [i = c]\,[j \le c]` (type B): the rows above the
+    centre, and the centre row left of the centre (A) or up to it (B).
+    """
+    centre = kernel_size // 2
+    mask = torch.zeros(kernel_size, kernel_size)
+    mask[:centre] = 1.0
+    mask[centre, : centre + (mask_type == "B")] = 1.0
+    return mask
 
 
 class PixelCNNPrior(nn.Module):
@@ -1026,6 +1145,9 @@ class PixelCNNPrior(nn.Module):
         """Logits ``(batch, K, G, G)`` from embedded codes
         ``(batch, embed_dim, G, G)``; the output at a position depends on
         the inputs at earlier positions only."""
+        g, e = self.grid_size, self.embedding.embedding_dim
+        check_finite("h", h)
+        check_shape("h", h, (None, e, g, g), f"(batch, {e}, {g}, {g})")
         h = self.input_conv(h)
         for block in self.blocks:
             h = h + block["mix"](F.relu(block["masked"](F.relu(h))))
@@ -1051,16 +1173,30 @@ class PixelCNNPrior(nn.Module):
     def sample(
         self, n: int, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        """Draw ``n`` code grids ``(n, G, G)``, one position at a time.
+        r"""Draw ``n`` code grids ``(n, G, G)``, one position at a time.
 
         In raster order, each code is drawn from the softmax of its logits
         given the codes drawn before it (:func:`torch.multinomial` with
-        ``generator``): :math:`G^2` forward passes.
+        ``generator``): :math:`G^2` forward passes,
+
+        .. math::
+
+            k_{r,c} \sim \operatorname{softmax}\big(
+            \ell_{\cdot, r, c}(k_{<(r, c)})\big),
+            \quad r, c = 0, \dots, G - 1,
+
+        the logits :math:`\ell` of row :math:`r` and column :math:`c`.
+        ``generator`` must be on the prior's device.
         """
         n = check_int("n", n, minimum=1)
         generator = check_generator(generator)
         g = self.grid_size
         device = self.output_conv.weight.device
+        if generator is not None and generator.device.type != device.type:
+            raise ValueError(
+                f"generator is on {generator.device} but the prior is on "
+                f"{device}: pass torch.Generator(device={str(device)!r})"
+            )
         grid = torch.zeros(n, g, g, dtype=torch.int64, device=device)
         for row in range(g):
             for col in range(g):
@@ -1117,13 +1253,30 @@ def negative_elbo(
     Returns
     -------
     torch.Tensor
-        Shape ``(batch,)``, in nats.
+        Shape ``(batch,)``, in nats, on the model's device (the images are
+        moved there a batch at a time).
     """
+    check_instance("model", model, VQVAE)
+    if prior is not None:
+        check_instance("prior", prior, PixelCNNPrior)
+        if prior.num_codes != model.num_codes:
+            raise ValueError(
+                f"prior has {prior.num_codes} codes but the model has "
+                f"{model.num_codes}"
+            )
+        if prior.grid_size != model.grid_size:
+            g, m = prior.grid_size, model.grid_size
+            raise ValueError(
+                f"prior models {g} x {g} grids of codes but the model's "
+                f"grids are {m} x {m}"
+            )
     batch_size = check_int("batch_size", batch_size, minimum=1)
-    x = model._images(images)
+    x = model._images(images, "images")
     check_in_unit_interval("images", x)
+    device = model.quantizer.codebook.device
     out = []
     for chunk in x.split(batch_size):
+        chunk = chunk.to(device)
         codes = model.encode_codes(chunk)
         logits = model.decode_codes(codes)
         nll = bernoulli_nll_with_logits(chunk.flatten(1), logits)
@@ -1131,11 +1284,6 @@ def negative_elbo(
             log_prior = -codes[0].numel() * math.log(model.num_codes)
             nll = nll - log_prior
         else:
-            if prior.num_codes != model.num_codes:
-                raise ValueError(
-                    f"prior has {prior.num_codes} codes but the model has "
-                    f"{model.num_codes}"
-                )
             nll = nll + prior.nll(codes)
         out.append(nll)
     return torch.cat(out)
@@ -1165,44 +1313,55 @@ def bits_per_dim(
 
 # --- training ----------------------------------------------------------------
 
+#: The record of :func:`train_vq_vae`: a :class:`vaecourse.loop.History`
+#: with one entry per epoch in the series ``loss``, ``reconstruction``,
+#: ``codebook``, ``commitment``, ``perplexity``, ``epoch_perplexity``,
+#: ``codes_used``, ``reseeded`` and ``test_reconstruction``.
+VQHistory = History
 
-@dataclass
-class VQHistory:
-    """Curves of :func:`train_vq_vae`, one entry per epoch.
-
-    Losses in nats per image (summed over pixels, or over positions and
-    code dimensions; averaged over the epoch's batches, taken while the
-    model changes). ``perplexity`` is the mean over the epoch's batches of
-    the batch perplexity; ``epoch_perplexity`` that of the usage over the
-    whole epoch; ``codes_used`` the number of distinct codes chosen during
-    the epoch; ``reseeded`` the number of dead codes re-seeded;
-    ``test_reconstruction`` the reconstruction NLL on the test images
-    after the epoch (empty without them).
-    """
-
-    loss: list[float] = field(default_factory=list)
-    reconstruction: list[float] = field(default_factory=list)
-    codebook: list[float] = field(default_factory=list)
-    commitment: list[float] = field(default_factory=list)
-    perplexity: list[float] = field(default_factory=list)
-    epoch_perplexity: list[float] = field(default_factory=list)
-    codes_used: list[int] = field(default_factory=list)
-    reseeded: list[int] = field(default_factory=list)
-    test_reconstruction: list[float] = field(default_factory=list)
+#: The record of :func:`train_prior`: a :class:`vaecourse.loop.History`
+#: with one entry per epoch in the series ``train_nll`` and ``test_nll``.
+PriorHistory = History
 
 
-def _check_training(epochs, batch_size, lr, seed) -> tuple:
+def _check_training(epochs, batch_size, lr, seed, device) -> tuple:
     return (
         check_int("epochs", epochs, minimum=1),
         check_int("batch_size", batch_size, minimum=1),
         check_real("lr", lr, positive=True),
         check_int("seed", seed, minimum=0),
+        check_device(device),
     )
 
 
-def _order(n: int, batch_size: int, generator: torch.Generator):
-    order = torch.randperm(n, generator=generator)
-    return order.split(batch_size)
+def _vq_history() -> History:
+    names = (
+        "loss",
+        "reconstruction",
+        "codebook",
+        "commitment",
+        "perplexity",
+        "epoch_perplexity",
+        "codes_used",
+        "reseeded",
+        "test_reconstruction",
+    )
+    return History(**{name: [] for name in names})
+
+
+def _usage_perplexity(usage: torch.Tensor) -> float:
+    r"""The perplexity of code counts, :math:`\exp(-\sum_j p_j \log p_j)`."""
+    p = usage.double() / usage.sum()
+    return torch.exp(-torch.xlogy(p, p).sum()).item()
+
+
+@torch.no_grad()
+def _test_reconstruction(model: VQVAE, images: torch.Tensor) -> float:
+    """Mean reconstruction NLL of checked images, nats per image."""
+    with values_checked():  # the images were checked before epoch 1
+        logits = model.decode_codes(model.encode_codes(images))
+        nll = bernoulli_nll_with_logits(images.flatten(1), logits)
+    return nll.mean().item()
 
 
 def train_vq_vae(
@@ -1215,27 +1374,45 @@ def train_vq_vae(
     seed: int = 0,
     dead_code_threshold: float | None = None,
     test_images: torch.Tensor | None = None,
-) -> VQHistory:
+    device: str | torch.device = "cpu",
+) -> History:
     r"""Train a :class:`VQVAE` with Adam on :meth:`VQVAE.loss`.
 
-    Each epoch visits the images in the order
+    Each step minimises the batch mean of the loss,
+
+    .. math::
+
+        L = \frac1B \sum_{b=1}^{B} \Big[-\log p(x_b \mid z_q(x_b))
+        + \|\mathrm{sg}[z_e] - e\|^2 + \beta\|z_e - \mathrm{sg}[e]\|^2
+        \Big],
+
+    in :func:`vaecourse.loop.train_loop`, called once per epoch: every
+    term is tested for finiteness before ``backward``, every gradient
+    before ``optimizer.step()``. Each epoch visits the images in the order
     ``torch.randperm(N, generator=shuffle)`` with ``shuffle =
-    torch.Generator().manual_seed(seed)``, in batches of ``batch_size``;
-    each step is ``zero_grad``, ``loss.backward()``, ``step``. With
-    ``dead_code_threshold``, after each step the codes whose usage EMA is
-    below it are re-seeded from the batch's encoder outputs
-    (:meth:`VectorQuantizer.reseed_dead_codes`, generator seeded with
-    ``seed + 1``). The global random state is not touched; the initial
-    weights are the model's. The model is left in evaluation mode.
+    torch.Generator().manual_seed(seed)`` (on the CPU, whatever
+    ``device``), in batches of ``batch_size``
+    (:func:`vaecourse.loop.epoch_batches`). With ``dead_code_threshold``,
+    after each step the codes whose usage EMA is below it are re-seeded
+    from the batch's encoder outputs
+    (:meth:`VectorQuantizer.reseed_dead_codes`, with a CPU generator
+    seeded with ``seed + 1``). The global random state is not touched;
+    the initial weights are the model's. The model is left in evaluation
+    mode.
 
     Parameters
     ----------
     model : VQVAE
+        Trained in place, moved to ``device``.
     images : torch.Tensor
-        Training images in [0, 1], ``(N, 784)``.
+        Training images in [0, 1], ``(N, 784)`` (or ``(N, [1,] 28, 28)``),
+        of the model's dtype. Checked once, before the first step.
     epochs, batch_size : int
+        :math:`\ge 1`.
     lr : float, default 1e-3
+        Adam's learning rate, :math:`> 0`.
     seed : int, default 0
+        :math:`\ge 0`.
     dead_code_threshold : float, optional
         Usage EMA (vectors per batch) below which a code is dead; ``None``
         (the default) re-seeds nothing. 1.0 re-seeds a fresh code that
@@ -1244,86 +1421,127 @@ def train_vq_vae(
         per batch.
     test_images : torch.Tensor, optional
         Evaluated after each epoch (reconstruction NLL, nats per image).
+    device : str or torch.device, default "cpu"
+        Where to train: the model, each batch and the test images are
+        moved there. Results are bit-for-bit reproducible on the CPU.
 
     Returns
     -------
-    VQHistory
+    vaecourse.loop.History
+        One entry per epoch (:data:`VQHistory`). ``loss``,
+        ``reconstruction``, ``codebook`` and ``commitment``, in nats per
+        image, and ``perplexity``, the batch perplexity, are **means over
+        the epoch's examples** (a batch weighs its size, :math:`\bar L =
+        \sum_s B_s L_s / \sum_s B_s` over the steps :math:`s`), taken while
+        the model changes; ``epoch_perplexity`` is that of the usage over
+        the whole epoch; ``codes_used`` the number of distinct codes
+        chosen during the epoch; ``reseeded`` the number of dead codes
+        re-seeded; ``test_reconstruction`` the reconstruction NLL of
+        ``test_images`` after the epoch, in evaluation mode (empty without
+        them).
+
+    Raises
+    ------
+    vaecourse.loop.TrainingDiverged
+        If a term or a gradient is not finite; the message names the
+        epoch, the batch (both from 1) and what is not finite.
     """
-    epochs, batch_size, lr, seed = _check_training(
-        epochs, batch_size, lr, seed
+    check_instance("model", model, VQVAE)
+    epochs, batch_size, lr, seed, device = _check_training(
+        epochs, batch_size, lr, seed, device
     )
-    images = model._images(images)
+    images = model._images(images, "images")
     check_in_unit_interval("images", images)
     if test_images is not None:
-        test_images = model._images(test_images)
+        test_images = model._images(test_images, "test_images")
         check_in_unit_interval("test_images", test_images)
     if dead_code_threshold is not None:
         dead_code_threshold = check_real(
             "dead_code_threshold", dead_code_threshold, minimum=0.0
         )
+    model.to(device)
+    if test_images is not None:
+        test_images = test_images.to(device)
+    # Both on the CPU, as before devices: the same draws on every device.
     shuffle = torch.Generator().manual_seed(seed)
     reseed = torch.Generator().manual_seed(seed + 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    history = VQHistory()
+    history = _vq_history()
     k = model.num_codes
-    for _ in range(epochs):
-        model.train()
-        sums = {"loss": 0.0, "rec": 0.0, "cb": 0.0, "com": 0.0, "ppl": 0.0}
-        usage = torch.zeros(k, dtype=torch.int64)
-        n_reseeded = 0
-        batches = _order(images.shape[0], batch_size, shuffle)
-        for index in batches:
-            x = images[index]
-            terms = model.loss(x)
-            if not math.isfinite(terms.loss.item()):
-                raise FloatingPointError("the VQ-VAE loss is not finite")
-            optimizer.zero_grad()
-            terms.loss.backward()
-            optimizer.step()
-            sums["loss"] += terms.loss.item()
-            sums["rec"] += terms.reconstruction.item()
-            sums["cb"] += terms.codebook.item()
-            sums["com"] += terms.commitment.item()
-            sums["ppl"] += terms.perplexity
-            usage += _usage(terms.indices, k).cpu()
-            if dead_code_threshold is not None:
-                n_reseeded += model.quantizer.reseed_dead_codes(
-                    terms.z_e, dead_code_threshold, reseed
-                )
-        n = len(batches)
-        history.loss.append(sums["loss"] / n)
-        history.reconstruction.append(sums["rec"] / n)
-        history.codebook.append(sums["cb"] / n)
-        history.commitment.append(sums["com"] / n)
-        history.perplexity.append(sums["ppl"] / n)
-        p = usage.double() / usage.sum()
-        history.epoch_perplexity.append(
-            torch.exp(-torch.xlogy(p, p).sum()).item()
-        )
-        history.codes_used.append(int((usage > 0).sum()))
-        history.reseeded.append(n_reseeded)
-        if test_images is not None:
-            model.eval()
+    step_output: VQVAELoss | None = None  # the last step's, for after_step
+    usage = torch.zeros(k, dtype=torch.int64, device=device)
+    reseeded = 0
+
+    def objective(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        nonlocal step_output
+        with values_checked():  # the images were checked before epoch 1
+            step_output = model.loss(x)
+        out = step_output
+        return {
+            "loss": out.loss,
+            "reconstruction": out.reconstruction,
+            "codebook": out.codebook,
+            "commitment": out.commitment,
+            # float64, as the perplexity is computed
+            "perplexity": torch.tensor(
+                out.perplexity, dtype=torch.float64, device=out.loss.device
+            ),
+        }
+
+    def explain(x: torch.Tensor, terms: dict) -> tuple[str, str]:
+        # The step again with every check on, in evaluation mode so that
+        # nothing is updated: the checks name what is not finite.
+        model.eval()
+        try:
             with torch.no_grad():
-                codes = model.encode_codes(test_images)
-                logits = model.decode_codes(codes)
-                rec = bernoulli_nll_with_logits(test_images.flatten(1), logits)
-            history.test_reconstruction.append(rec.mean().item())
-    model.eval()
+                model.loss(x)
+        except ValueError as error:
+            return "loss", f"the loss is {terms['loss'].item()}: {error}"
+        finally:
+            model.train()
+        name = next(n for n, v in terms.items() if not torch.isfinite(v))
+        return name, f"the {name} term is {terms[name].item()}"
+
+    def after_step(x: torch.Tensor, terms: dict) -> None:
+        nonlocal reseeded
+        usage.add_(_usage(step_output.indices, k))
+        if dead_code_threshold is not None:
+            reseeded += model.quantizer.reseed_dead_codes(
+                step_output.z_e, dead_code_threshold, reseed
+            )
+
+    def log(step: int, means: dict[str, float]) -> None:
+        for name, value in means.items():
+            history.series[name].append(value)
+
+    step = 0
+    for epoch in range(1, epochs + 1):
+        usage.zero_()
+        reseeded = 0
+        batches = (
+            images[index].to(device)
+            for index in epoch_batches(len(images), batch_size, shuffle)
+        )
+        step = train_loop(
+            model,
+            objective,
+            batches,
+            optimizer,
+            log=log,
+            after_step=after_step,
+            explain=explain,
+            epoch=epoch,
+            first_step=step + 1,
+        )
+        counts = usage.cpu()
+        history.epoch_perplexity.append(_usage_perplexity(counts))
+        history.codes_used.append(int((counts > 0).sum()))
+        history.reseeded.append(reseeded)
+        if test_images is not None:
+            history.test_reconstruction.append(
+                _test_reconstruction(model, test_images)
+            )
     return history
-
-
-@dataclass
-class PriorHistory:
-    """Curves of :func:`train_prior`: NLL of the code grids per epoch.
-
-    In nats per grid (summed over the positions, averaged over grids);
-    ``train_nll`` averaged over the epoch's batches, ``test_nll`` after
-    the epoch (empty without test codes).
-    """
-
-    train_nll: list[float] = field(default_factory=list)
-    test_nll: list[float] = field(default_factory=list)
 
 
 def train_prior(
@@ -1335,52 +1553,93 @@ def train_prior(
     lr: float = 1e-3,
     seed: int = 0,
     test_codes: torch.Tensor | None = None,
-) -> PriorHistory:
-    """Train a :class:`PixelCNNPrior` with Adam on :meth:`PixelCNNPrior.nll`.
+    device: str | torch.device = "cpu",
+) -> History:
+    r"""Train a :class:`PixelCNNPrior` with Adam on :meth:`PixelCNNPrior.nll`.
 
-    Batches as in :func:`train_vq_vae` (``torch.randperm`` with a generator
-    seeded with ``seed``); the loss is the mean NLL per grid. The prior is
-    left in evaluation mode.
+    Each step minimises the mean NLL of a batch of grids,
+
+    .. math::
+
+        L = -\frac1B \sum_{b=1}^{B} \sum_{i=1}^{G^2}
+        \log p\big(k_{b,i} \mid k_{b,<i}\big),
+
+    in :func:`vaecourse.loop.train_loop`, called once per epoch (terms and
+    gradients tested for finiteness before they are used). Batches as in
+    :func:`train_vq_vae`: ``torch.randperm`` with a CPU generator seeded
+    with ``seed``. The prior is left in evaluation mode.
 
     Parameters
     ----------
     prior : PixelCNNPrior
+        Trained in place, moved to ``device``.
     codes : torch.Tensor
-        Code grids ``(N, G, G)``, ``int64``, e.g. from
-        :meth:`VQVAE.encode_codes`.
+        Code grids ``(N, G, G)``, ``int64`` in :math:`[0, K)`, e.g. from
+        :meth:`VQVAE.encode_codes`. Checked once, before the first step.
     epochs, batch_size : int
+        :math:`\ge 1`.
     lr : float, default 1e-3
+        :math:`> 0`.
     seed : int, default 0
+        :math:`\ge 0`.
     test_codes : torch.Tensor, optional
+        Evaluated after each epoch.
+    device : str or torch.device, default "cpu"
+        Where to train: the prior, each batch and the test codes are moved
+        there. Results are bit-for-bit reproducible on the CPU.
 
     Returns
     -------
-    PriorHistory
+    vaecourse.loop.History
+        One entry per epoch (:data:`PriorHistory`), in nats per grid:
+        ``train_nll``, the **mean over the epoch's grids** (a batch weighs
+        its size), taken while the prior changes; ``test_nll``, the mean
+        over ``test_codes`` after the epoch (empty without them).
+
+    Raises
+    ------
+    vaecourse.loop.TrainingDiverged
+        If the NLL or a gradient is not finite; the message names the
+        epoch and the batch (both from 1).
     """
-    epochs, batch_size, lr, seed = _check_training(
-        epochs, batch_size, lr, seed
+    check_instance("prior", prior, PixelCNNPrior)
+    epochs, batch_size, lr, seed, device = _check_training(
+        epochs, batch_size, lr, seed, device
     )
     g = prior.grid_size
-    _check_grid(codes, prior.num_codes, g)
+    _check_grid(codes, prior.num_codes, g, "codes")
     if test_codes is not None:
-        _check_grid(test_codes, prior.num_codes, g)
+        _check_grid(test_codes, prior.num_codes, g, "test_codes")
+        test_codes = test_codes.to(device)
+    prior.to(device)
     shuffle = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(prior.parameters(), lr=lr)
-    history = PriorHistory()
-    for _ in range(epochs):
-        prior.train()
-        total = 0.0
-        batches = _order(codes.shape[0], batch_size, shuffle)
-        for index in batches:
-            loss = prior.nll(codes[index]).mean()
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-        history.train_nll.append(total / len(batches))
+    history = History(train_nll=[], test_nll=[])
+
+    def objective(batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        with values_checked():  # the codes were checked before epoch 1
+            return {"nll": prior.nll(batch).mean()}
+
+    def log(step: int, means: dict[str, float]) -> None:
+        history.train_nll.append(means["nll"])
+
+    step = 0
+    for epoch in range(1, epochs + 1):
+        batches = (
+            codes[index].to(device)
+            for index in epoch_batches(len(codes), batch_size, shuffle)
+        )
+        step = train_loop(
+            prior,
+            objective,
+            batches,
+            optimizer,
+            minimise="nll",
+            log=log,
+            epoch=epoch,
+            first_step=step + 1,
+        )
         if test_codes is not None:
-            prior.eval()
-            with torch.no_grad():
+            with torch.no_grad(), values_checked():
                 history.test_nll.append(prior.nll(test_codes).mean().item())
-    prior.eval()
     return history
