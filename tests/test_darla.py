@@ -2,8 +2,10 @@
 
 References: palettes typed by hand from the HSV colour wheel; sprites
 averaged by hand from :mod:`vaecourse.sprites`; losses computed by hand
-and with ``torch.distributions``; least squares with NumPy; spies on the
-sampler to see every batch the trainers draw.
+and with ``torch.distributions``; least squares with NumPy; encoder means
+from heads set by hand and from ``model.encode``; training against the
+written-out steps in a plain loop; spies on the sampler to see every
+batch the trainers draw.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import re
 import numpy as np
 import pytest
 import torch
+from bad_inputs import raises, table
 from torch import nn
 from torch.distributions import Normal, kl_divergence
 
-from vaecourse import darla, sprites
+from vaecourse import darla, loop, sprites
+from vaecourse.models import ConvVAE
+from vaecourse.source import source_text
 
 # Full saturation and value at hues 0, 90, 180, 270 and 45, 135, 225, 315.
 SOURCE = np.array([[1, 0, 0], [0.5, 1, 0], [0, 1, 1], [0.5, 0, 1]])
@@ -175,6 +180,47 @@ def test_dae_step_reconstructs_clean_images_from_masked_ones(fraction):
     optimizer = torch.optim.SGD(dae.parameters(), lr=0.0)
     loss = darla.dae_step(dae, optimizer, x, mask_fraction=fraction)
     torch.testing.assert_close(loss, expected, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "function, formula",
+    [
+        (
+            darla.mask_pixels,
+            ["u = torch.rand(", "images = x.reshape(", "return (images *"],
+        ),
+        (
+            darla.beta_vae_dae_loss,
+            ["target = dae(x)", "distance = sum_of_squares(", "kl = kl_diag"],
+        ),
+    ],
+)
+def test_the_printed_source_without_checks_is_the_formula(function, formula):
+    # What chapter "DARLA" prints: no check, no raise, no branch.
+    text = source_text(function, checks=False)
+    body = text.split("# (input checks omitted)\n")[1]
+    for word in ("check", "raise", "if ", "ValueError", "TypeError"):
+        assert word not in body, word
+    for line in formula:
+        assert line in body, line
+    assert len(body.splitlines()) <= 9
+
+
+def test_the_module_imports_no_other_chapter():
+    import ast
+
+    tree = ast.parse(inspect.getsource(darla))
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+    } | {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    assert not imported & {"vaecourse.beta_vae", "vaecourse.train"}
 
 
 # -- objectives ---------------------------------------------------------------
@@ -365,11 +411,27 @@ def test_transfer_fits_probes_on_source_images_only(spy, monkeypatch):
     assert len(fitted) == 1
     train = spy[0]
     assert_all_source([train])
-    np.testing.assert_array_equal(
-        fitted[0], darla.encoder_means(model, train.images)
-    )
+    # The probes were fitted on the encoder means of the source images:
+    # mu from model.encode, by hand, not through encoder_means.
+    with torch.no_grad():
+        codes = {
+            domain: model.encode(batch.images)[0].double().numpy()
+            for domain, batch in zip(
+                ("train", *darla.DOMAINS), spy, strict=True
+            )
+        }
+    np.testing.assert_allclose(fitted[0], codes["train"], rtol=0, atol=1e-6)
     # The target set really is in the target colours.
     assert (palette_index(foreground(spy[2].images), TARGET) >= 0).all()
+    # And the scores are those of these codes.
+    for domain, batch in zip(darla.DOMAINS, spy[1:], strict=True):
+        expected = darla.probe_scores(
+            codes["train"],
+            train.classes[:, 1:],
+            codes[domain],
+            batch.classes[:, 1:],
+        )
+        assert scores[domain] == pytest.approx(expected, abs=1e-9)
 
 
 def test_training_is_deterministic_and_leaves_global_rng_alone():
@@ -399,6 +461,183 @@ def test_training_is_deterministic_and_leaves_global_rng_alone():
         assert torch.equal(a[name], b[name]), name
     assert dae_a == dae_b and curves_a == curves_b
     assert curves_a.step == [1, 2] and len(dae_a.objective) == 1
+
+
+def plain_loop(model, step, steps, batch_size, seed, **options):
+    """The trainers by hand: Adam and the written-out step on fresh
+    source batches, the batches from default_rng(seed) and the noise from
+    a generator seeded with seed. Returns each step's terms."""
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    lr = options.pop("lr")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    terms = []
+    for _ in range(steps):
+        x = darla.sample_sprites(batch_size, "source", rng).images
+        terms.append(step(model, optimizer, x, generator=generator, **options))
+    return terms
+
+
+def test_train_dae_is_the_plain_loop_of_dae_step():
+    torch.manual_seed(0)
+    dae = darla.DenoisingAutoencoder()
+    by_hand = copy.deepcopy(dae)
+    curves = darla.train_dae(
+        dae, steps=3, batch_size=4, seed=5, lr=1e-3, log_every=2
+    )
+    losses = plain_loop(
+        by_hand, darla.dae_step, 3, 4, 5, lr=1e-3, mask_fraction=0.5
+    )
+    for name, value in dae.state_dict().items():
+        assert torch.equal(value, by_hand.state_dict()[name]), name
+    assert isinstance(curves, loop.History) and curves.x == "step"
+    assert darla.Curves is loop.History
+    # The mean over the images of steps 1-2, then of step 3 (batches of
+    # the same size: the mean of the step means).
+    means = [(losses[0].item() + losses[1].item()) / 2, losses[2].item()]
+    assert curves.columns() == {
+        "step": [2, 3],
+        "objective": pytest.approx(means, rel=1e-12),
+        "reconstruction": pytest.approx(means, rel=1e-12),
+        "kl": [0.0, 0.0],
+    }
+    assert not dae.training
+
+
+@pytest.mark.parametrize("objective", darla.OBJECTIVES)
+def test_train_darla_vae_is_the_plain_loop_of_darla_vae_step(objective):
+    torch.manual_seed(0)
+    model = darla.ColourConvVAE(latent_dim=3)
+    by_hand = copy.deepcopy(model)
+    dae = darla.freeze(darla.DenoisingAutoencoder())
+    options = {
+        "objective": objective,
+        "beta": 2.0,
+        "dae": dae if objective == "dae" else None,
+        "lr": 5e-4,
+    }
+    curves = darla.train_darla_vae(
+        model, steps=3, batch_size=4, seed=7, log_every=2, **options
+    )
+    terms = plain_loop(by_hand, darla.darla_vae_step, 3, 4, 7, **options)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, by_hand.state_dict()[name]), name
+    assert list(curves.columns()) == ["step", *darla.DarlaTerms._fields]
+    assert curves.step == [2, 3]
+    for k, name in enumerate(darla.DarlaTerms._fields):
+        means = [(terms[0][k] + terms[1][k]).item() / 2, terms[2][k].item()]
+        assert curves.series[name] == pytest.approx(means, rel=1e-6), name
+    assert not model.training
+
+
+def test_a_nan_loss_stops_the_dae_before_its_step():
+    torch.manual_seed(0)
+    dae = darla.DenoisingAutoencoder()
+    with torch.no_grad():
+        dae.decoder[-2].bias[0] = float("nan")  # the red logits
+    before = copy.deepcopy(dae.state_dict())
+    with pytest.raises(
+        loop.TrainingDiverged,
+        match="step 1: the model's output is not finite: logits contains NaN",
+    ) as error:
+        darla.train_dae(dae, steps=3, batch_size=2)
+    assert error.value.step == 1
+    # No step was taken: every weight is as it was (the NaN included).
+    for name, value in dae.state_dict().items():
+        assert torch.equal(value, before[name]) or torch.allclose(
+            value, before[name], equal_nan=True, rtol=0, atol=0
+        ), name
+
+
+@pytest.mark.parametrize("objective", darla.OBJECTIVES)
+def test_an_overflowing_encoder_stops_the_vae_before_its_step(objective):
+    torch.manual_seed(0)
+    model = darla.ColourConvVAE(latent_dim=3)
+    with torch.no_grad():
+        model.logvar_head.bias.fill_(1e4)  # exp(logvar) overflows
+    before = copy.deepcopy(model.state_dict())
+    dae = darla.freeze(darla.DenoisingAutoencoder())
+    with pytest.raises(
+        loop.TrainingDiverged,
+        match="training diverged at step 1: the model's output is not finite",
+    ):
+        darla.train_darla_vae(
+            model,
+            objective=objective,
+            dae=dae if objective == "dae" else None,
+            steps=2,
+            batch_size=2,
+        )
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+
+
+@pytest.mark.parametrize("trainer", ["dae", "vae"])
+def test_a_nan_gradient_stops_training_before_the_step(trainer):
+    torch.manual_seed(0)
+    if trainer == "dae":
+        model = darla.DenoisingAutoencoder()
+        parameter, name = model.decoder[0].weight, "decoder.0.weight"
+
+        def train():
+            darla.train_dae(model, steps=2, batch_size=2)
+    else:
+        model = darla.ColourConvVAE(latent_dim=3)
+        parameter, name = model.mu_head.weight, "mu_head.weight"
+
+        def train():
+            darla.train_darla_vae(
+                model, objective="bernoulli", steps=2, batch_size=2
+            )
+
+    # The loss stays finite; only this gradient is poisoned.
+    parameter.register_hook(lambda grad: grad * float("nan"))
+    before = copy.deepcopy(model.state_dict())
+    with pytest.raises(
+        loop.TrainingDiverged,
+        match=f"step 1: the gradient of {re.escape(name)} is not finite",
+    ):
+        train()
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
+# -- encoder means ------------------------------------------------------------
+
+
+def test_encoder_means_are_the_mean_head_not_the_log_variance():
+    # Heads set by hand: mu = (0.5, -1.5) and log sigma^2 = (2, 3) for
+    # every image, whatever the features.
+    torch.manual_seed(0)
+    model = darla.ColourConvVAE(latent_dim=2)
+    with torch.no_grad():
+        model.mu_head.weight.zero_()
+        model.mu_head.bias.copy_(torch.tensor([0.5, -1.5]))
+        model.logvar_head.weight.zero_()
+        model.logvar_head.bias.copy_(torch.tensor([2.0, 3.0]))
+    images = darla.sample_sprites(7, "source", 1).images
+    means = darla.encoder_means(model, images, batch_size=3)
+    assert means.dtype == np.float64 and means.shape == (7, 2)
+    np.testing.assert_array_equal(means, np.tile([0.5, -1.5], (7, 1)))
+
+
+def test_encoder_means_in_batches_are_the_means_of_all_at_once():
+    torch.manual_seed(0)
+    model = darla.ColourConvVAE(latent_dim=4).eval()
+    images = darla.sample_sprites(7, "target", 2).images
+    with torch.no_grad():
+        h = model.encoder_body(
+            model.convolutions(images.reshape(7, 3, 32, 32))
+        )
+        mu = (h @ model.mu_head.weight.T + model.mu_head.bias).double()
+    for batch_size in (1, 3, 7, 500):
+        means = darla.encoder_means(model, images, batch_size=batch_size)
+        np.testing.assert_allclose(means, mu.numpy(), rtol=0, atol=1e-5)
+    # The 4-D layout gives the same codes.
+    np.testing.assert_array_equal(
+        darla.encoder_means(model, images.reshape(7, 3, 32, 32)),
+        darla.encoder_means(model, images),
+    )
 
 
 # -- probes -------------------------------------------------------------------
@@ -462,18 +701,94 @@ def _step(**kwargs):
     return darla.darla_vae_step(model, optimizer, x, **options)
 
 
-def _loss(dae, beta=1.0, mu=None):
-    x = torch.zeros(2, 3)
-    mu = torch.zeros(2, 1) if mu is None else mu
-    return darla.beta_vae_dae_loss(
-        x, x, mu, torch.zeros_like(mu), dae, beta=beta
-    )
+def _objective(x=None, **kwargs):
+    x = torch.zeros(2, 3072) if x is None else x
+    options = {"objective": "bernoulli"} | kwargs
+    return darla.darla_vae_objective(_vae(), x, **options)
 
+
+def _loss(dae=None, beta=1.0, **tensors):
+    """beta_vae_dae_loss on good (2, 3) data and (2, 1) codes, or these."""
+    arguments = {
+        "x": torch.zeros(2, 3),
+        "x_hat": torch.zeros(2, 3),
+        "mu": torch.zeros(2, 1),
+        "logvar": torch.zeros(2, 1),
+    } | tensors
+    dae = nn.Identity() if dae is None else dae
+    return darla.beta_vae_dae_loss(**arguments, dae=dae, beta=beta)
+
+
+def _dae_objective(x=None, **kwargs):
+    x = torch.zeros(2, 3072) if x is None else x
+    return darla.dae_objective(darla.DenoisingAutoencoder(), x, **kwargs)
+
+
+def _factors(n, seed=0):
+    return grid_factors(n, seed)
+
+
+def _with(factors, column, value):
+    """The factors with one column set to a constant."""
+    factors = factors.copy()
+    factors[:, column] = value
+    return factors
+
+
+def _score(codes=None, factors=None, probes=None):
+    train = _factors(60)
+    rng = np.random.default_rng(0)
+    fitted = darla.fit_probes(rng.normal(size=(60, 2)), train)
+    probes = fitted if probes is None else probes
+    codes = rng.normal(size=(40, 2)) if codes is None else codes
+    factors = _factors(40, 1) if factors is None else factors
+    return darla.score_probes(probes, codes, factors)
+
+
+def _colour(n=2, **kwargs):
+    coverage = kwargs.pop("coverage", torch.ones(n, 1024))
+    rgb = kwargs.pop("rgb", torch.ones(n, 3))
+    return darla.colourise(coverage, rgb)
+
+
+def _encoder_means(images, **kwargs):
+    return darla.encoder_means(_vae(), images, **kwargs)
+
+
+def _train_dae(**kwargs):
+    options = {"steps": 1, "batch_size": 2} | kwargs
+    return darla.train_dae(darla.DenoisingAutoencoder(), **options)
+
+
+def _train_vae(**kwargs):
+    options = {"objective": "l2", "steps": 1, "batch_size": 2} | kwargs
+    return darla.train_darla_vae(options.pop("model", _vae()), **options)
+
+
+_IMAGES = torch.zeros(2, 3072)
+_NAN = torch.full((2, 3072), float("nan"))
 
 BAD_INPUTS = [
+    # domains and data
     (lambda: darla.palette("other"), ValueError, "domain must be 'source'"),
+    (lambda: darla.palette(0), TypeError, "domain must be a str, got int"),
     (lambda: darla.sample_sprites(4, 1), TypeError, "domain must be a str"),
     (lambda: darla.sample_sprites(0, "source"), ValueError, "n must be at"),
+    (
+        lambda: darla.sample_sprites(2.0, "source"),
+        TypeError,
+        "n must be an integer, got float 2.0",
+    ),
+    (
+        lambda: darla.sample_sprites(2, "source", 1.5),
+        TypeError,
+        "rng must be a numpy.random.Generator or an integer seed, got float",
+    ),
+    (
+        lambda: darla.sample_sprites(2, "source", -1),
+        ValueError,
+        "rng must be at least 0, got -1",
+    ),
     (
         lambda: darla.coloured_sprite_images(
             sprites.sample_factors(2), [0, 4], "target"
@@ -489,14 +804,82 @@ BAD_INPUTS = [
         "colours must be integer indices",
     ),
     (
-        lambda: darla.colourise(torch.ones(2, 1024), torch.ones(3, 3)),
+        lambda: darla.coloured_sprite_images(
+            sprites.sample_factors(2), [0, 1, 2], "source"
+        ),
         ValueError,
-        "rgb must have shape (2, 3)",
+        "colours must have shape (2,), one per image, got (3,)",
     ),
     (
-        lambda: darla.colourise(torch.ones(1, 1024) * 2, torch.ones(1, 3)),
+        lambda: darla.coloured_sprite_images(
+            sprites.sample_factors(2).astype(float), [0, 1], "source"
+        ),
+        TypeError,
+        "factor indices must be integers",
+    ),
+    (
+        lambda: darla.coloured_sprite_images(
+            sprites.sample_factors(2), [0, 1], "elsewhere"
+        ),
+        ValueError,
+        "domain must be 'source' or 'target', got 'elsewhere'",
+    ),
+    (
+        lambda: _colour(rgb=torch.ones(3, 3)),
+        ValueError,
+        "rgb must have shape (2, 3), one colour per image, got (3, 3)",
+    ),
+    (
+        lambda: _colour(coverage=torch.ones(2, 1000)),
+        ValueError,
+        "coverage must have shape (N, 1024), got (2, 1000)",
+    ),
+    (
+        lambda: _colour(coverage=torch.ones(1, 1024) * 2, n=1),
         ValueError,
         "coverage must lie in [0, 1]",
+    ),
+    (
+        lambda: _colour(rgb=-torch.ones(2, 3)),
+        ValueError,
+        "rgb must lie in [0, 1]",
+    ),
+    (
+        lambda: _colour(coverage=torch.full((2, 1024), float("nan"))),
+        ValueError,
+        "coverage contains NaN",
+    ),
+    (
+        lambda: _colour(rgb=torch.ones(2, 3, dtype=torch.float64)),
+        TypeError,
+        "coverage and rgb must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: _colour(coverage=torch.ones(2, 1024, dtype=torch.int64)),
+        TypeError,
+        "coverage must be a floating-point tensor",
+    ),
+    (
+        lambda: _colour(rgb=np.ones((2, 3), np.float32)),
+        TypeError,
+        "rgb must be a torch.Tensor, got ndarray",
+    ),
+    # models and noise
+    (
+        lambda: darla.ColourConvVAE(latent_dim=0),
+        ValueError,
+        "latent_dim must be at least 1",
+    ),
+    (
+        lambda: darla.ColourConvVAE(channels_last=1),
+        TypeError,
+        "channels_last must be True or False, got int 1",
+    ),
+    (
+        lambda: darla.DenoisingAutoencoder(channels_last="yes"),
+        TypeError,
+        "channels_last must be True or False, got str 'yes'",
     ),
     (
         lambda: _vae().encode(torch.zeros(2, 1024)),
@@ -509,30 +892,137 @@ BAD_INPUTS = [
         "x has dtype torch.float64",
     ),
     (
-        lambda: darla.mask_pixels(torch.zeros(1, 3072), 1.5),
+        lambda: darla.DenoisingAutoencoder()(torch.zeros(2, 1024)),
+        ValueError,
+        "x must hold 3x32x32 images: shape (batch, 3, 32, 32) or "
+        "(batch, 3072), got (2, 1024)",
+    ),
+    (
+        lambda: darla.DenoisingAutoencoder()(_IMAGES.double()),
+        TypeError,
+        "x has dtype torch.float64 but the model's weights have dtype "
+        "torch.float32",
+    ),
+    (
+        lambda: darla.DenoisingAutoencoder()(_NAN),
+        ValueError,
+        "x contains NaN",
+    ),
+    (
+        lambda: darla.DenoisingAutoencoder()(_IMAGES.numpy()),
+        TypeError,
+        "x must be a torch.Tensor, got a numpy.ndarray of dtype float32",
+    ),
+    (
+        lambda: darla.mask_pixels(_IMAGES[:1], 1.5),
         ValueError,
         "fraction must be at most 1",
     ),
     (
-        lambda: darla.mask_pixels(torch.zeros(1, 3072), -0.1),
+        lambda: darla.mask_pixels(_IMAGES[:1], -0.1),
         ValueError,
         "fraction must be at least 0.0",
     ),
     (
-        lambda: _loss(nn.Linear(3, 3)),
+        lambda: darla.mask_pixels(_IMAGES, float("nan")),
         ValueError,
-        "dae must be frozen",
+        "fraction must be a number, got NaN",
     ),
+    (
+        lambda: darla.mask_pixels(_IMAGES, "half"),
+        TypeError,
+        "fraction must be a real number, got str 'half'",
+    ),
+    (
+        lambda: darla.mask_pixels(torch.full((1, 3072), float("inf")), 0.5),
+        ValueError,
+        "x must be finite, found inf",
+    ),
+    (
+        lambda: darla.mask_pixels(torch.zeros(2, 1024), 0.5),
+        ValueError,
+        "x must have shape (batch, 3072) or (batch, 3, 32, 32), got (2, 1024)",
+    ),
+    (
+        lambda: darla.mask_pixels(torch.zeros(3072), 0.5),
+        ValueError,
+        "x must have shape (batch, 3072)",
+    ),
+    (
+        lambda: darla.mask_pixels(torch.zeros(2, 3072, dtype=torch.int64), 0),
+        TypeError,
+        "x must be a floating-point tensor",
+    ),
+    (
+        lambda: darla.mask_pixels(_IMAGES, 0.5, 0),
+        TypeError,
+        "generator must be a torch.Generator or None, got int 0",
+    ),
+    (
+        lambda: darla.freeze("J"),
+        TypeError,
+        "module must be a torch.nn.Module, got str",
+    ),
+    # objectives
+    (lambda: _loss(nn.Linear(3, 3)), ValueError, "dae must be frozen"),
     (lambda: _loss(lambda v: v), TypeError, "dae must be a torch.nn.Module"),
+    (lambda: _loss(beta=-1.0), ValueError, "beta must be at least 0.0"),
+    (lambda: _loss(beta=float("nan")), ValueError, "beta must be a number"),
+    (lambda: _loss(beta=math.inf), ValueError, "beta must be finite"),
     (
-        lambda: _loss(nn.Identity(), beta=-1.0),
+        lambda: _loss(mu=torch.zeros(3, 1), logvar=torch.zeros(3, 1)),
         ValueError,
-        "beta must be at least 0.0",
+        "mu must have shape (batch, m) with the batch size of x, 2, got "
+        "(3, 1)",
     ),
     (
-        lambda: _loss(nn.Identity(), mu=torch.zeros(3, 1)),
+        lambda: _loss(mu=torch.zeros(2)),
         ValueError,
-        "mu must have shape (batch, m) with the batch size of x",
+        "mu and logvar must have the same shape",
+    ),
+    (
+        lambda: _loss(x_hat=torch.zeros(2, 4)),
+        ValueError,
+        "x and x_hat must have the same shape, got (2, 3) and (2, 4)",
+    ),
+    (
+        lambda: _loss(x_hat=torch.zeros(2, 3, dtype=torch.float64)),
+        TypeError,
+        "x and x_hat must have the same dtype",
+    ),
+    (
+        lambda: _loss(
+            mu=torch.zeros(2, 1, dtype=torch.float64),
+            logvar=torch.zeros(2, 1, dtype=torch.float64),
+        ),
+        TypeError,
+        "x and mu must have the same dtype, got torch.float32 and "
+        "torch.float64",
+    ),
+    (
+        lambda: _loss(logvar=torch.zeros(2, 1, dtype=torch.float64)),
+        TypeError,
+        "mu and logvar must have the same dtype",
+    ),
+    (
+        lambda: _loss(x_hat=torch.full((2, 3), float("nan"))),
+        ValueError,
+        "x_hat contains NaN",
+    ),
+    (
+        lambda: _loss(logvar=torch.full((2, 1), math.inf)),
+        ValueError,
+        "logvar must be finite, found inf",
+    ),
+    (
+        lambda: _loss(
+            x=torch.zeros(0, 3),
+            x_hat=torch.zeros(0, 3),
+            mu=torch.zeros(0, 1),
+            logvar=torch.zeros(0, 1),
+        ),
+        ValueError,
+        "x must hold at least one example",
     ),
     (
         lambda: _step(objective="pixel"),
@@ -550,36 +1040,174 @@ BAD_INPUTS = [
         "objective 'l2' does not use a dae",
     ),
     (
-        lambda: darla.train_darla_vae(
-            _vae(), objective="dae", dae=darla.DenoisingAutoencoder(), steps=1
+        lambda: darla.darla_vae_step(_vae(), "adam", _IMAGES, objective="l2"),
+        TypeError,
+        "optimizer must be a torch.optim.optimizer.Optimizer, got str",
+    ),
+    (
+        lambda: _objective(beta=-2.0),
+        ValueError,
+        "beta must be at least 0.0, got -2.0",
+    ),
+    (
+        lambda: _objective(_IMAGES.double()),
+        TypeError,
+        "x has dtype torch.float64",
+    ),
+    (
+        lambda: _objective(_IMAGES.double(), objective="l2"),
+        TypeError,
+        "x has dtype torch.float64",
+    ),
+    (
+        lambda: _objective(_IMAGES + 2.0),
+        ValueError,
+        "x must lie in [0, 1]",
+    ),
+    (
+        lambda: _objective(torch.zeros(2, 1024), objective="l2"),
+        ValueError,
+        "x must hold 3x32x32 images",
+    ),
+    (
+        lambda: _objective(generator=0),
+        TypeError,
+        "generator must be a torch.Generator or None",
+    ),
+    (
+        lambda: darla.darla_vae_objective(
+            ConvVAE(32), _IMAGES, objective="bernoulli"
+        ),
+        TypeError,
+        "model must be a vaecourse.darla.ColourConvVAE (a "
+        "vaecourse.models.ConvVAE with image_size=32 and channels=3), got "
+        "ConvVAE with image_size=32, channels=1",
+    ),
+    (
+        lambda: darla.dae_objective(_vae(), _IMAGES),
+        TypeError,
+        "dae must be a vaecourse.darla.DenoisingAutoencoder, got "
+        "ColourConvVAE",
+    ),
+    (
+        lambda: _dae_objective(mask_fraction=1.5),
+        ValueError,
+        "mask_fraction must be at most 1, got 1.5",
+    ),
+    (
+        lambda: _dae_objective(_IMAGES + 2.0),
+        ValueError,
+        "x must lie in [0, 1]",
+    ),
+    (
+        lambda: _dae_objective(torch.zeros(2, 1024)),
+        ValueError,
+        "x must have shape (batch, 3072)",
+    ),
+    (
+        lambda: darla.dae_step(darla.DenoisingAutoencoder(), None, _IMAGES),
+        TypeError,
+        "optimizer must be a torch.optim.optimizer.Optimizer, got NoneType",
+    ),
+    # training
+    (
+        lambda: _train_vae(
+            objective="dae", dae=darla.DenoisingAutoencoder(), steps=1
         ),
         ValueError,
         "dae must be frozen",
     ),
     (
-        lambda: darla.train_darla_vae(
-            nn.Linear(2, 2), objective="l2", steps=1
-        ),
+        lambda: _train_vae(model=nn.Linear(2, 2)),
         TypeError,
         "model must be a vaecourse.darla.ColourConvVAE",
     ),
+    (lambda: _train_vae(steps=0), ValueError, "steps must be at least 1"),
     (
-        lambda: darla.train_darla_vae(_vae(), objective="l2", steps=0),
+        lambda: _train_vae(batch_size=0),
         ValueError,
-        "steps must be at least 1",
+        "batch_size must be at least 1",
+    ),
+    (lambda: _train_vae(lr=0.0), ValueError, "lr must be positive, got 0.0"),
+    (lambda: _train_vae(seed=-1), ValueError, "seed must be at least 0"),
+    (
+        lambda: _train_vae(log_every=0),
+        ValueError,
+        "log_every must be at least 1",
     ),
     (
-        lambda: darla.train_dae(
-            darla.DenoisingAutoencoder(), steps=1, mask_fraction=1.0
-        ),
+        lambda: _train_vae(beta=float("nan")),
         ValueError,
-        "mask_fraction must be below 1",
+        "beta must be a number, got NaN",
     ),
     (
-        lambda: darla.train_dae(darla.DenoisingAutoencoder(), steps=1.5),
+        lambda: _train_vae(device="tpu"),
+        ValueError,
+        "device 'tpu' is not a device this course can use",
+    ),
+    # The message differs with and without CUDA; both name the device.
+    (lambda: _train_vae(device="cuda:7"), ValueError, "device 'cuda:7'"),
+    (
+        lambda: _train_vae(device=7),
         TypeError,
-        "steps must be an integer",
+        "device must be a str or torch.device, got int 7",
     ),
+    (
+        lambda: _train_dae(mask_fraction=1.0),
+        ValueError,
+        "mask_fraction must be below 1, got 1.0",
+    ),
+    (
+        lambda: _train_dae(mask_fraction=-0.5),
+        ValueError,
+        "mask_fraction must be at least 0.0",
+    ),
+    (lambda: _train_dae(steps=1.5), TypeError, "steps must be an integer"),
+    (
+        lambda: _train_dae(device="tpu"),
+        ValueError,
+        "device 'tpu' is not a device this course can use",
+    ),
+    (lambda: _train_dae(device="cuda:7"), ValueError, "device 'cuda:7'"),
+    (
+        lambda: darla.train_dae(_vae(), steps=1),
+        TypeError,
+        "dae must be a vaecourse.darla.DenoisingAutoencoder",
+    ),
+    # encoder means
+    (
+        lambda: _encoder_means(_IMAGES.numpy()),
+        TypeError,
+        "images must be a torch.Tensor, got a numpy.ndarray of dtype "
+        "float32; convert it with torch.from_numpy(images).float()",
+    ),
+    (
+        lambda: _encoder_means(torch.zeros(0, 3072)),
+        ValueError,
+        "images must hold at least one example",
+    ),
+    (
+        lambda: _encoder_means(torch.zeros(2, 1024)),
+        ValueError,
+        "images must hold 3x32x32 images",
+    ),
+    (
+        lambda: _encoder_means(_IMAGES.double()),
+        TypeError,
+        "images has dtype torch.float64",
+    ),
+    (lambda: _encoder_means(_NAN), ValueError, "images contains NaN"),
+    (
+        lambda: _encoder_means(_IMAGES, batch_size=0),
+        ValueError,
+        "batch_size must be at least 1",
+    ),
+    (
+        lambda: darla.encoder_means(nn.Linear(2, 2), _IMAGES),
+        TypeError,
+        "model must be a vaecourse.darla.ColourConvVAE",
+    ),
+    # probes
     (
         lambda: darla.probe_scores(
             np.zeros((4, 2)),
@@ -612,14 +1240,119 @@ BAD_INPUTS = [
         ValueError,
         "factors must be indices on the grid",
     ),
+    (
+        lambda: darla.fit_probes(np.zeros((1, 2)), np.zeros((1, 5), int)),
+        ValueError,
+        "codes must have shape (N, d) with N >= 2 and d >= 1, got (1, 2)",
+    ),
+    (
+        lambda: darla.fit_probes(np.zeros((4, 0)), _factors(4)),
+        ValueError,
+        "codes must have shape (N, d) with N >= 2 and d >= 1, got (4, 0)",
+    ),
+    (
+        lambda: darla.fit_probes(np.zeros((4, 2), complex), _factors(4)),
+        TypeError,
+        "codes must be real numbers, got dtype complex128",
+    ),
+    (
+        lambda: darla.fit_probes(np.zeros((4, 2), bool), _factors(4)),
+        TypeError,
+        "codes must be real numbers, got dtype bool",
+    ),
+    (
+        # One shape only: scikit-learn would raise "This solver needs
+        # samples of at least 2 classes".
+        lambda: darla.fit_probes(
+            np.random.default_rng(0).normal(size=(60, 2)),
+            _with(_factors(60), 0, 1),
+        ),
+        ValueError,
+        "factors hold one shape only (index 1): the shape probe, a "
+        "classifier, needs at least two shapes in the training set",
+    ),
+    (
+        lambda: darla.fit_probes(
+            np.random.default_rng(0).normal(size=(60, 2)),
+            _with(_factors(60), 2, 7),
+        ),
+        ValueError,
+        "factor orientation takes one value only in the training set",
+    ),
+    (
+        # R^2 = 1 - SS_res / 0 is undefined: not 0, as r2_score says.
+        lambda: _score(factors=_with(_factors(40, 1), 1, 3)),
+        ValueError,
+        "R^2 of scale is undefined on this set: the factor takes one value "
+        "only",
+    ),
+    (
+        lambda: _score(factors=_with(_factors(40, 1), 4, 0)),
+        ValueError,
+        "R^2 of position_y is undefined on this set",
+    ),
+    (
+        lambda: _score(codes=np.zeros((40, 3))),
+        ValueError,
+        "codes must have 2 columns, as the probes' training codes, got 3",
+    ),
+    (
+        lambda: _score(probes=(None, None)),
+        TypeError,
+        "probes must be a Probes from fit_probes, got tuple",
+    ),
+    (
+        lambda: _score(codes=np.zeros(40)),
+        ValueError,
+        "codes must have shape (N, d)",
+    ),
+    (
+        lambda: darla.transfer_scores(_vae(), n_train=2),
+        ValueError,
+        "n_train must be at least 30, ten examples for each of the 3 "
+        "coefficients of a regression probe on the model's 2 latents, "
+        "got 2",
+    ),
+    (
+        lambda: darla.transfer_scores(_vae(), n_train=100.0),
+        TypeError,
+        "n_train must be an integer, got float 100.0",
+    ),
+    (
+        lambda: darla.transfer_scores(_vae(), n_test=1),
+        ValueError,
+        "n_test must be at least 2",
+    ),
+    (
+        lambda: darla.transfer_scores(_vae(), seed=-1),
+        ValueError,
+        "seed must be at least 0",
+    ),
+    (
+        lambda: darla.transfer_scores(ConvVAE(64)),
+        TypeError,
+        "got ConvVAE with image_size=64, channels=1",
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message",
-    BAD_INPUTS,
-    ids=[message for _, _, message in BAD_INPUTS],
-)
+@table(BAD_INPUTS)
 def test_bad_inputs_raise_clear_errors(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)
+
+
+def test_a_constant_test_factor_is_refused_and_a_varied_one_scored():
+    # The same probes score a set where every factor varies.
+    scores = _score()
+    assert set(scores) == set(darla.PROBED_FACTORS)
+    assert all(math.isfinite(v) for v in scores.values())
+    # A single shape in the test set is fine: accuracy is defined.
+    one_shape = _score(factors=_with(_factors(40, 1), 0, 2))
+    assert 0.0 <= one_shape["shape"] <= 1.0
+
+
+def test_the_smallest_training_set_transfer_scores_allow():
+    torch.manual_seed(0)
+    model = darla.ColourConvVAE(latent_dim=2).eval()
+    scores = darla.transfer_scores(model, n_train=30, n_test=20)
+    assert set(scores) == set(darla.DOMAINS)

@@ -1,9 +1,18 @@
-"""Tests of vaecourse.models.ConvVAE, the conv VAE of Part III."""
+"""Tests of vaecourse.models.ConvVAE, the conv VAE of Part III.
+
+References: the negative ELBO of torch.distributions; layers made by hand
+in the same order after the same seed; the parameter names and shapes of
+the RGB model as the shipped files ``darla_*`` hold them (typed from the
+model as it was before ConvVAE took ``channels``).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
+from bad_inputs import raises, table
 from torch.distributions import (
     Bernoulli,
     Independent,
@@ -20,9 +29,9 @@ def conv_vae(image_size=32, **kwargs):
     return ConvVAE(image_size, **kwargs)
 
 
-def images(n, size, seed=0):
+def images(n, size, seed=0, channels=1):
     g = torch.Generator().manual_seed(seed)
-    return (torch.rand(n, 1, size, size, generator=g) > 0.7).float()
+    return (torch.rand(n, channels, size, size, generator=g) > 0.7).float()
 
 
 @pytest.mark.parametrize("size, convs", [(64, 4), (32, 3)])
@@ -55,9 +64,10 @@ def test_shapes_and_the_burgess_architecture(size, convs):
     assert [d.out_channels for d in deconv] == [*filters[::-1][1:], 1]
 
 
-def test_loss_is_the_negative_elbo_of_torch_distributions():
-    model = conv_vae(32)
-    x = images(6, 32)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_loss_is_the_negative_elbo_of_torch_distributions(channels):
+    model = conv_vae(32, channels=channels)
+    x = images(6, 32, channels=channels)
     terms = model.loss(x, beta=3.0, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         mu, logvar = model.encode(x)
@@ -111,24 +121,158 @@ def test_train_vae_trains_it_deterministically():
     assert runs[0].train_loss[-1] < runs[0].train_loss[0]
 
 
+# -- channels -----------------------------------------------------------------
+
+# The parameters of vaecourse.darla.ColourConvVAE(latent_dim=10) before it
+# became ConvVAE(32, channels=3): names and shapes, in order.
+RGB_PARAMETERS = [
+    ("convolutions.0.weight", (32, 3, 4, 4)),
+    ("convolutions.0.bias", (32,)),
+    ("convolutions.2.weight", (64, 32, 4, 4)),
+    ("convolutions.2.bias", (64,)),
+    ("convolutions.4.weight", (64, 64, 4, 4)),
+    ("convolutions.4.bias", (64,)),
+    ("encoder_body.1.weight", (256, 1024)),
+    ("encoder_body.1.bias", (256,)),
+    ("mu_head.weight", (10, 256)),
+    ("mu_head.bias", (10,)),
+    ("logvar_head.weight", (10, 256)),
+    ("logvar_head.bias", (10,)),
+    ("decoder.0.weight", (256, 10)),
+    ("decoder.0.bias", (256,)),
+    ("decoder.2.weight", (1024, 256)),
+    ("decoder.2.bias", (1024,)),
+    ("decoder.5.weight", (64, 64, 4, 4)),
+    ("decoder.5.bias", (64,)),
+    ("decoder.7.weight", (64, 32, 4, 4)),
+    ("decoder.7.bias", (32,)),
+    ("decoder.9.weight", (32, 3, 4, 4)),
+    ("decoder.9.bias", (3,)),
+]
+WEIGHTS = Path(__file__).resolve().parents[1] / "vaecourse" / "weights"
+
+
+def shapes(model):
+    return [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+
+
+def test_three_channels_read_and_write_rgb_images():
+    model = conv_vae(32, channels=3)
+    assert (model.channels, model.image_size) == (3, 32)
+    assert model.input_dim == 3 * 32 * 32
+    x = images(4, 32, channels=3)
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (4, 10)
+    output, _, _ = model(x, torch.Generator().manual_seed(0))
+    assert output.shape == (4, 3072)
+    assert model.decode_mean(mu).shape == (4, 3072)
+    assert model.sample(2, torch.Generator().manual_seed(1)).shape == (2, 3072)
+    # Flat images are channels first, then rows: the same code.
+    torch.testing.assert_close(model.encode(x.reshape(4, -1))[0], mu)
+    # The first convolution reads 3 channels, the last transposed one
+    # writes 3; every other layer is the grey model's.
+    grey = conv_vae(32)
+    for (name, shape), (grey_name, grey_shape) in zip(
+        shapes(model), shapes(grey), strict=True
+    ):
+        assert name == grey_name
+        if name in ("convolutions.0.weight", "decoder.9.weight"):
+            assert shape[1] == 3 and grey_shape[1] == 1, name
+            assert shape[0] == grey_shape[0] and shape[2:] == grey_shape[2:]
+        elif name == "decoder.9.bias":
+            assert (shape, grey_shape) == ((3,), (1,))
+        else:
+            assert shape == grey_shape, name
+
+
+def test_three_channels_keep_the_parameters_of_the_shipped_rgb_files():
+    assert shapes(conv_vae(32, channels=3)) == RGB_PARAMETERS
+    load_file = pytest.importorskip("safetensors.torch").load_file
+    for name in ("darla_vae_beta1", "darla_vae_beta4", "darla_vae_dae"):
+        stored = load_file(WEIGHTS / f"{name}.safetensors")
+        assert {k: tuple(v.shape) for k, v in stored.items()} == dict(
+            RGB_PARAMETERS
+        ), name
+        # strict: no parameter missing, none left over
+        conv_vae(32, channels=3).load_state_dict(stored, strict=True)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_seeded_layers_are_drawn_as_if_made_by_hand(channels):
+    # The VAE constructor makes no layer of its own before the
+    # convolutions: after the same seed, the first convolution and the
+    # dense layer are the ones made by hand in the same order.
+    model = conv_vae(32, channels=channels, channels_last=False)
+    set_seed(0)
+    first = torch.nn.Conv2d(channels, 32, 4, 2, 1)
+    second = torch.nn.Conv2d(32, 64, 4, 2, 1)
+    third = torch.nn.Conv2d(64, 64, 4, 2, 1)
+    dense = torch.nn.Linear(64 * 4 * 4, 256)
+    convs = [m for m in model.convolutions if isinstance(m, torch.nn.Conv2d)]
+    for mine, theirs in zip(convs, [first, second, third], strict=True):
+        torch.testing.assert_close(mine.weight, theirs.weight, rtol=0, atol=0)
+    torch.testing.assert_close(
+        model.encoder_body[1].weight, dense.weight, rtol=0, atol=0
+    )
+
+
+def test_the_vae_constructor_checks_and_records_the_sizes(monkeypatch):
+    calls = []
+    real = VAE.__init__
+
+    def spy(self, *args, **kwargs):
+        calls.append(type(self))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(VAE, "__init__", spy)
+    model = ConvVAE(32, 4, channels=3)
+    assert calls == [ConvVAE]
+    assert model.hidden_dim == 256 and model.latent_dim == 4
+    assert model.likelihood == "bernoulli" and model.returns_logits
+    assert model.decoder_variance == 1.0
+
+
 BAD = [
     (lambda: ConvVAE(48), ValueError, "image_size must be 64 or 32, got 48"),
+    (lambda: ConvVAE("32"), TypeError, "image_size must be an integer"),
     (lambda: ConvVAE(64, 0), ValueError, "latent_dim must be at least 1"),
     (
         lambda: ConvVAE(64, channels_last=1),
         TypeError,
-        "channels_last must be a bool, got int",
+        "channels_last must be True or False, got int 1",
+    ),
+    (
+        lambda: ConvVAE(32, channels=0),
+        ValueError,
+        "channels must be at least 1, got 0",
+    ),
+    (
+        lambda: ConvVAE(32, channels=3.0),
+        TypeError,
+        "channels must be an integer, got float 3.0",
     ),
     (
         lambda: conv_vae(64).encode(images(2, 32)),
         ValueError,
-        r"x must hold 64x64 images: shape \(batch, 1, 64, 64\), "
-        r"\(batch, 64, 64\) or \(batch, 4096\), got \(2, 1, 32, 32\)",
+        "x must hold 64x64 images: shape (batch, 1, 64, 64), "
+        "(batch, 64, 64) or (batch, 4096), got (2, 1, 32, 32)",
     ),
     (
         lambda: conv_vae(32).loss(images(2, 64)),
         ValueError,
-        r"x must hold 32x32 images",
+        "x must hold 32x32 images",
+    ),
+    (
+        lambda: conv_vae(32, channels=3).encode(images(2, 32)),
+        ValueError,
+        "x must hold 3x32x32 images: shape (batch, 3, 32, 32) or "
+        "(batch, 3072), got (2, 1, 32, 32)",
+    ),
+    (
+        # Without a channel axis only a grey image is accepted.
+        lambda: conv_vae(32, channels=3).encode(torch.zeros(2, 32, 32)),
+        ValueError,
+        "x must hold 3x32x32 images",
     ),
     (
         lambda: conv_vae(32).encode(images(2, 32).double()),
@@ -143,19 +287,21 @@ BAD = [
     (
         lambda: conv_vae(32).decode(torch.zeros(2, 3)),
         ValueError,
-        r"z must have shape \(batch, 10\)",
+        "z must have shape (batch, 10)",
     ),
     (
         lambda: conv_vae(32).loss(images(2, 32) * 2),
         ValueError,
-        r"x must lie in \[0, 1\]",
+        "x must lie in [0, 1]",
+    ),
+    (
+        lambda: conv_vae(32, channels=3).loss(images(2, 32, channels=3) * 2),
+        ValueError,
+        "x must lie in [0, 1]",
     ),
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message", BAD, ids=[message for _, _, message in BAD]
-)
+@table(BAD)
 def test_bad_inputs_name_the_problem(call, error, message):
-    with pytest.raises(error, match=message):
-        call()
+    raises(call, error, message)

@@ -665,15 +665,15 @@ class ConvVAE(VAE):
         c, s = self.channels, self.image_size
         check_float_tensor("x", x)
         accepted = [(c, s, s), (c * s * s,)]
-        layouts = f"(batch, {c}, {s}, {s}), "
         if c == 1:  # a grey image may come without its channel axis
-            accepted.append((s, s))
-            layouts += f"(batch, {s}, {s}) "
+            accepted.insert(1, (s, s))
         if x.dim() < 2 or tuple(x.shape[1:]) not in accepted:
             what = f"{s}x{s}" if c == 1 else f"{c}x{s}x{s}"
+            layouts = [f"(batch, {', '.join(map(str, a))})" for a in accepted]
             raise ValueError(
-                f"x must hold {what} images: shape {layouts}or "
-                f"(batch, {c * s * s}), got {tuple(x.shape)}"
+                f"x must hold {what} images: shape "
+                f"{', '.join(layouts[:-1])} or {layouts[-1]}, "
+                f"got {tuple(x.shape)}"
             )
         _check_dtype("x", x, _weights_dtype(self))
         x = x.reshape(x.shape[0], c, s, s)
