@@ -197,6 +197,18 @@ def test_training_stops_with_a_named_error_when_the_objective_is_nan():
         ({"steps": 0}, ValueError, "steps"),
         ({"beta": -1.0}, ValueError, "beta"),
         ({"capacity": (25.0, 10, 1.0)}, TypeError, "Capacity"),
+        (
+            {"capacity": beta_vae.Capacity(25.0, 10, float("nan"))},
+            ValueError,
+            "gamma must be a number, got NaN",
+        ),
+        (
+            {"capacity": beta_vae.Capacity(25.0, 0, 1.0)},
+            ValueError,
+            "capacity.anneal_steps must be at least 1, got 0",
+        ),
+        ({"beta": float("inf")}, ValueError, "beta must be finite, got inf"),
+        ({"device": "tpu"}, ValueError, "device 'tpu' is not a device"),
         ({"batch_size": 0}, ValueError, "batch_size"),
         ({"lr": 0.0}, ValueError, "lr"),
     ],

@@ -6,11 +6,10 @@ Checked against torch.distributions, quadrature and Monte Carlo.
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
-import pytest
 import torch
+from bad_inputs import raises, table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.distributions import MultivariateNormal, Normal
@@ -289,12 +288,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
-)
+@table(BAD_INPUTS)
 def test_bad_inputs_raise_a_clear_error(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)
 
 
 def test_parameters_may_be_numpy_numbers_and_0_d_tensors():

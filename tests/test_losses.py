@@ -6,13 +6,13 @@ Checked against torch.distributions, closed forms and integrals.
 from __future__ import annotations
 
 import math
-import re
 
 import mpmath
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from bad_inputs import raises, table
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate
@@ -825,12 +825,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message", BAD_INPUTS, ids=[row[2] for row in BAD_INPUTS]
-)
+@table(BAD_INPUTS)
 def test_bad_input_raises_a_named_error(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)
 
 
 @pytest.mark.parametrize("loss", LOSSES.values(), ids=LOSSES.keys())
@@ -953,11 +950,6 @@ CAPACITY_BAD = [
 ]
 
 
-@pytest.mark.parametrize(
-    "call, error, message",
-    CAPACITY_BAD,
-    ids=[message for _, _, message in CAPACITY_BAD],
-)
+@table(CAPACITY_BAD)
 def test_capacity_bad_input(call, error, message):
-    with pytest.raises(error, match=re.escape(message)):
-        call()
+    raises(call, error, message)
