@@ -122,7 +122,7 @@ __all__ = [
 
 #: Colour channels of an image (red, green, blue).
 CHANNELS = 3
-#: Side of the images, in pixels: :data:`vaecourse.sprites.REDUCED_SIZE`.
+#: Side of the images in pixels, :data:`vaecourse.sprites.REDUCED_SIZE`.
 IMAGE_SIZE = sprites.REDUCED_SIZE
 #: Values in one image, ``3 * 32 * 32``, channels first.
 INPUT_DIM = CHANNELS * IMAGE_SIZE * IMAGE_SIZE

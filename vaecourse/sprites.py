@@ -91,7 +91,7 @@ FACTOR_VALUES: tuple[np.ndarray, ...] = (
 )
 #: The number of images of the grid, 737,280.
 N_IMAGES = math.prod(FACTOR_SIZES)
-#: Side of the full images, in pixels: they are 64 x 64, like dSprites'.
+#: Side of the full images in pixels (64 x 64, like dSprites').
 FULL_SIZE = 64
 #: The name :data:`FULL_SIZE` had first, kept for the code that uses it.
 #: Prefer :data:`FULL_SIZE`: Part III's "image size" is the reduced one.

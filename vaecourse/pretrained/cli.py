@@ -80,7 +80,7 @@ def train(
         A key of :data:`vaecourse.pretrained.recipes.RECIPES`.
     device : str or torch.device, default "cpu"
         Where to train: "cpu", or "cuda" / "cuda:K" where CUDA has that
-        device (:func:`vaecourse._validation.check_device`).
+        device (``vaecourse._validation.check_device``).
     epochs, steps, iw_k : int, optional
         Override the recipe's (for a quick run); ``epochs`` or ``steps``,
         whichever the recipe counts.

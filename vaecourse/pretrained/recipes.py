@@ -640,7 +640,7 @@ def record(name: str, directory: str | Path | None = None) -> dict:
     Parameters
     ----------
     name : str
-        A key of :data:`RECIPES`.
+        A key of :data:`~vaecourse.pretrained.recipes.RECIPES`.
     directory : str or pathlib.Path, optional
         Where the files are; the package's ``weights`` folder by default.
 
@@ -674,7 +674,7 @@ def load(
     Parameters
     ----------
     name : str
-        A key of :data:`RECIPES`.
+        A key of :data:`~vaecourse.pretrained.recipes.RECIPES`.
     directory : str or pathlib.Path, optional
         Where the files are; the package's ``weights`` folder by default.
     device : str or torch.device, default "cpu"
