@@ -16,6 +16,7 @@ from vaecourse.loop import (
     TrainingDiverged,
     _gradients_are_finite,
     epoch_batches,
+    epoch_data,
     train_loop,
 )
 
@@ -260,3 +261,11 @@ def test_history_series_are_attributes_and_columns_skip_empty_ones():
     )
     with pytest.raises(ValueError, match="x must be 'epoch' or 'step'"):
         History(x="batch")
+
+
+def test_epoch_data_are_the_rows_of_epoch_batches():
+    data = torch.arange(20.0).reshape(10, 2)
+    batches = list(epoch_data(data, 4, torch.Generator().manual_seed(5)))
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(5))
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert torch.equal(torch.cat(batches), data[order])

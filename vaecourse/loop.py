@@ -35,6 +35,7 @@ __all__ = [
     "History",
     "TrainingDiverged",
     "epoch_batches",
+    "epoch_data",
     "train_loop",
 ]
 
@@ -159,6 +160,21 @@ def epoch_batches(
         else torch.randperm(n, generator=generator)
     )
     yield from order.split(batch_size)
+
+
+def epoch_data(
+    data: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator | None,
+    device: torch.device | str = "cpu",
+) -> Iterator[torch.Tensor]:
+    """The batches of one pass over ``data``, moved to ``device``.
+
+    ``data[index]`` for each ``index`` of :func:`epoch_batches`: what every
+    epoch trainer hands to :func:`train_loop`.
+    """
+    for index in epoch_batches(len(data), batch_size, generator):
+        yield data[index].to(device)
 
 
 def _all_finite(values: torch.Tensor) -> bool:

@@ -49,6 +49,7 @@ from vaecourse.loop import (
     History,
     TrainingDiverged,  # noqa: F401  (importable from here, as before)
     epoch_batches,
+    epoch_data,
     train_loop,
 )
 from vaecourse.losses import (
@@ -528,10 +529,7 @@ def train_vae(
     for epoch in tqdm(
         range(1, epochs + 1), desc="epochs", disable=not progress
     ):
-        batches = (
-            train_images[index].to(device)
-            for index in epoch_batches(len(train_images), batch_size, shuffle)
-        )
+        batches = epoch_data(train_images, batch_size, shuffle, device)
         step = train_loop(
             model,
             objective,
@@ -651,10 +649,7 @@ def train_autoencoder(
     for epoch in tqdm(
         range(1, epochs + 1), desc="epochs", disable=not progress
     ):
-        batches = (
-            train_images[index].to(device)
-            for index in epoch_batches(len(train_images), batch_size, shuffle)
-        )
+        batches = epoch_data(train_images, batch_size, shuffle, device)
         step = train_loop(
             model,
             objective,

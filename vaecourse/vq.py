@@ -59,7 +59,7 @@ from vaecourse._validation import (
     scans_values,
     values_checked,
 )
-from vaecourse.loop import History, epoch_batches, train_loop
+from vaecourse.loop import History, epoch_data, train_loop
 from vaecourse.losses import bernoulli_nll_with_logits
 
 __all__ = [
@@ -1518,10 +1518,7 @@ def train_vq_vae(
     for epoch in range(1, epochs + 1):
         usage.zero_()
         reseeded = 0
-        batches = (
-            images[index].to(device)
-            for index in epoch_batches(len(images), batch_size, shuffle)
-        )
+        batches = epoch_data(images, batch_size, shuffle, device)
         step = train_loop(
             model,
             objective,
@@ -1625,10 +1622,7 @@ def train_prior(
 
     step = 0
     for epoch in range(1, epochs + 1):
-        batches = (
-            codes[index].to(device)
-            for index in epoch_batches(len(codes), batch_size, shuffle)
-        )
+        batches = epoch_data(codes, batch_size, shuffle, device)
         step = train_loop(
             prior,
             objective,
