@@ -21,6 +21,11 @@ In one process, with one torch thread unless said otherwise:
 3. The conv VAE of Part III (64 x 64, batch 64): images per second of a
    training step with 1 and 2 threads, ``channels_last``, the float32
    matmul precision, and ``torch.compile`` where it works.
+4. Chapter 9's training step (ConvVAE(32), batch 64, one thread) with its
+   batch drawn (``sprites.reduced_images``) or read from a pre-drawn grid
+   (``sprites.ReducedGrid``): steps per second. The grid here holds the
+   first 65,536 images (built in a temporary folder and timed); reading
+   does not depend on how many there are.
 
 The tests never assert on time.
 """
@@ -259,6 +264,59 @@ def conv_images_per_second(
     return 64 * steps / (time.perf_counter() - start)
 
 
+# --- 4. drawing the sprites, or reading them --------------------------------
+
+
+def _steps_per_second(beta_vae, batches, steps: int) -> float:
+    """Chapter 9's step (beta = 4) on the batches; the first warms up."""
+    torch.manual_seed(0)
+    model = ConvVAE(32, latent_dim=10)
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    start = None
+    for taken, x in enumerate(batches):
+        if taken == 1:
+            start = time.perf_counter()
+        terms = beta_vae.beta_vae_objective(model, x, beta=4.0)
+        optimizer.zero_grad()
+        terms["objective"].backward()
+        optimizer.step()
+    return steps / (time.perf_counter() - start)
+
+
+def beta_vae_steps_per_second(steps: int) -> dict:
+    """Steps per second of chapter 9's step, drawing or reading batches."""
+    import tempfile
+
+    import numpy as np
+
+    from vaecourse import beta_vae, sprites
+
+    torch.set_num_threads(1)
+    count = 65_536
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        path = sprites.build_reduced_grid(Path(folder) / "g.npy", count=count)
+        build = time.perf_counter() - start
+        grid = sprites.ReducedGrid(path)
+        rates = {"build (s)": build, "build (s, whole grid)": build}
+        rates["build (s, whole grid)"] *= sprites.N_IMAGES / count
+        for source in ("drawn", "pre-drawn grid"):
+            rng = np.random.default_rng(0)
+            if source == "drawn":
+                draw = sprites.reduced_images
+                batches = (
+                    draw(sprites.index_to_factors(rng.integers(0, count, 64)))
+                    for _ in range(steps + 1)
+                )
+            else:
+                batches = (
+                    grid.images(rng.integers(0, count, 64))
+                    for _ in range(steps + 1)
+                )
+            rates[source] = _steps_per_second(beta_vae, batches, steps)
+    return rates
+
+
 # --- the report -------------------------------------------------------------
 
 
@@ -344,6 +402,17 @@ def main() -> None:
             f"| {size} | {threads} | {cl} | {precision} | {compiled} "
             f"| {shown} |"
         )
+
+    print("\n4. Chapter 9's step (ConvVAE(32), batch 64, 1 thread)\n")
+    rates = beta_vae_steps_per_second(5 * steps)
+    print("| batches | steps / s |")
+    print("| --- | ---: |")
+    for source in ("drawn", "pre-drawn grid"):
+        print(f"| {source} | {rates[source]:.1f} |")
+    print(
+        f"\ngrid of 65,536 images built in {rates['build (s)']:.1f} s "
+        f"(the whole grid: about {rates['build (s, whole grid)']:.0f} s)"
+    )
     load_end = os.getloadavg()[0]
     print(f"\nload average at the end {load_end:.1f}")
 

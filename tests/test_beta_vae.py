@@ -316,3 +316,40 @@ BAD_SIZES = [
 @table(BAD_SIZES)
 def test_disentanglement_scores_names_bad_sizes(call, error, message):
     raises(call, error, message)
+
+
+class SpyGrid(sprites.ReducedGrid):
+    """A whole grid that draws instead of reading, and counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __len__(self):
+        return sprites.N_IMAGES
+
+    def images(self, indices):
+        self.calls += 1
+        return sprites.reduced_images(sprites.index_to_factors(indices))
+
+
+def test_training_reads_its_batches_from_a_grid_with_the_same_numbers():
+    grid = SpyGrid()
+    with_grid = small_model()
+    a = beta_vae.train_beta_vae(with_grid, steps=3, log_every=1, grid=grid)
+    without = small_model()
+    b = beta_vae.train_beta_vae(without, steps=3, log_every=1)
+    assert grid.calls == 3
+    assert a == b
+    for p, q in zip(with_grid.parameters(), without.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_a_grid_of_part_of_the_images_is_refused(tmp_path):
+    path = sprites.build_reduced_grid(tmp_path / "g.npy", count=10)
+    raises(
+        lambda: beta_vae.train_beta_vae(
+            small_model(), steps=1, grid=sprites.ReducedGrid(path)
+        ),
+        ValueError,
+        "grid holds the first 10 images only",
+    )

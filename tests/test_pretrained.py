@@ -193,6 +193,7 @@ def test_sprites_command_counts_steps_and_records_the_metrics(tmp_path):
     check_record(result, name)
     assert result["steps"] == 3
     assert result["command"].endswith("--steps 3")
+    assert result["batches"].startswith("drawn at each step")
     assert result["objective"]["capacity"]["c_max"] == 25.0
     assert set(result["metrics"]) >= {"beta_vae_metric", "mig", "sizes"}
     assert len(result["final"]["kl_per_unit"]) == 10
@@ -465,3 +466,31 @@ def test_a_record_with_a_nan_is_not_written(tmp_path):
     state = {"w": torch.zeros(2)}
     with pytest.raises(ValueError, match="non-finite numbers at"):
         files.write("x", tmp_path, state, {"loss": float("nan")})
+
+
+def test_a_long_sprites_run_reads_the_pre_drawn_grid(monkeypatch, tmp_path):
+    from vaecourse import sprites
+    from vaecourse.pretrained import recipes
+
+    class SpyGrid(sprites.ReducedGrid):
+        """The whole grid, drawn instead of read (no 755 MB in a test)."""
+
+        def __init__(self, path=None, *, build=False):
+            assert build  # a recipe builds the grid on first use
+            self.sha256 = "spy"
+
+        def __len__(self):
+            return sprites.N_IMAGES
+
+        def images(self, indices):
+            return sprites.reduced_images(sprites.index_to_factors(indices))
+
+    monkeypatch.setattr(recipes, "_GRID_FROM_STEPS", 2)
+    monkeypatch.setattr(sprites, "ReducedGrid", SpyGrid)
+    args = ["train", "sprites_beta4", "--steps", "2", "--out", str(tmp_path)]
+    assert pretrained.main(args) == 0
+    result = pretrained.record("sprites_beta4", tmp_path)
+    assert result["batches"] == (
+        "read from the pre-drawn grid (vaecourse.sprites.ReducedGrid, "
+        "sha256 spy)"
+    )

@@ -8,6 +8,7 @@ images.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import zipfile
@@ -726,3 +727,116 @@ BAD = [
 @table(BAD)
 def test_bad_input(call, error, message):
     raises(call, error, message)
+
+
+# --- the pre-drawn grid of reduced images ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_grid(tmp_path_factory):
+    """The first 300 images of the grid, pre-drawn."""
+    path = tmp_path_factory.mktemp("grid") / "grid.npy"
+    return sprites.build_reduced_grid(path, count=300, chunk=128)
+
+
+def test_the_grid_holds_the_bits_of_reduced_images(small_grid):
+    grid = sprites.ReducedGrid(small_grid)
+    assert len(grid) == 300
+    indices = np.array([299, 0, 7, 7, 150, 1, 298])  # unsorted, repeated
+    ours = grid.images(indices)
+    drawn = sprites.reduced_images(sprites.index_to_factors(indices))
+    assert ours.dtype == torch.float32 and ours.shape == (7, 1024)
+    assert torch.equal(ours.view(torch.int32), drawn.view(torch.int32))
+    assert grid.images([]).shape == (0, 1024)
+
+
+def test_the_grid_file_stores_block_counts(small_grid):
+    counts = np.load(small_grid)
+    assert counts.dtype == np.uint8 and counts.shape == (300, 32, 32)
+    full = GRID.images(np.arange(3))
+    by_hand = full.reshape(3, 32, 2, 32, 2).sum(axis=(2, 4))
+    np.testing.assert_array_equal(counts[:3], by_hand)
+    record = json.loads(small_grid.with_suffix(".json").read_text())
+    assert record["count"] == 300
+    assert not small_grid.with_name(small_grid.name + ".partial").exists()
+
+
+def test_the_cache_folder_is_outside_the_repository(monkeypatch, tmp_path):
+    monkeypatch.setenv("VAECOURSE_CACHE", str(tmp_path / "c"))
+    assert sprites.cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("VAECOURSE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "x"))
+    assert sprites.cache_dir() == tmp_path / "x" / "vaecourse"
+
+
+def damaged_copy(small_grid, tmp_path, damage):
+    path = tmp_path / "grid.npy"
+    path.write_bytes(small_grid.read_bytes())
+    path.with_suffix(".json").write_text(
+        small_grid.with_suffix(".json").read_text()
+    )
+    damage(path)
+    return path
+
+
+def flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+BAD_GRIDS = [
+    (flip_last_byte, ValueError, "its SHA-256 differs from its record's"),
+    (
+        lambda path: path.with_suffix(".json").unlink(),
+        FileNotFoundError,
+        "no pre-drawn grid there; build it with",
+    ),
+    (
+        lambda path: path.with_suffix(".json").write_text("{}"),
+        ValueError,
+        "not a grid record",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "damage, error, message", BAD_GRIDS, ids=[row[2] for row in BAD_GRIDS]
+)
+def test_a_damaged_grid_is_refused(
+    small_grid, tmp_path, damage, error, message
+):
+    path = damaged_copy(small_grid, tmp_path, damage)
+    raises(lambda: sprites.ReducedGrid(path), error, message)
+
+
+BAD_GRID_CALLS = [
+    (
+        lambda grid: grid.images([300]),
+        ValueError,
+        "image indices must lie in [0, 300), found [300, 300]",
+    ),
+    (
+        lambda grid: sprites.build_reduced_grid(count=0),
+        ValueError,
+        "count must be at least 1, got 0",
+    ),
+    (
+        lambda grid: sprites.build_reduced_grid(count=sprites.N_IMAGES + 1),
+        ValueError,
+        "count must be at most the 737,280 images of the grid, got 737,281",
+    ),
+    (
+        lambda grid: sprites.ReducedGrid(3),
+        TypeError,
+        "path must be a builtins.str or os.PathLike, got int",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "call, error, message", BAD_GRID_CALLS, ids=[r[2] for r in BAD_GRID_CALLS]
+)
+def test_bad_grid_calls_are_named(small_grid, call, error, message):
+    grid = sprites.ReducedGrid(small_grid)
+    raises(lambda: call(grid), error, message)

@@ -202,6 +202,7 @@ def train_beta_vae(
     seed: int = 0,
     log_every: int = 250,
     device: str | torch.device = "cpu",
+    grid: sprites.ReducedGrid | None = None,
 ) -> History:
     r"""Train on fresh batches of sprites drawn uniformly from the grid.
 
@@ -214,6 +215,10 @@ def train_beta_vae(
     reparameterization comes from a generator seeded with ``seed``; the
     global random state is not touched. The model is left in evaluation
     mode.
+
+    With ``grid``, a :class:`vaecourse.sprites.ReducedGrid` of the whole
+    grid, the images are read from it instead of drawn: the same bits, the
+    same numbers, several times faster (drawing dominates a step).
 
     Returns
     -------
@@ -241,6 +246,14 @@ def train_beta_vae(
     seed = check_int("seed", seed, minimum=0)
     log_every = check_int("log_every", log_every, minimum=1)
     device = check_device(device)
+    if grid is not None:
+        check_instance("grid", grid, sprites.ReducedGrid)
+        if len(grid) != sprites.N_IMAGES:
+            raise ValueError(
+                f"grid holds the first {len(grid):,} images only: uniform "
+                f"draws over the {sprites.N_IMAGES:,} of the grid need all "
+                "of them (vaecourse.sprites.build_reduced_grid())"
+            )
     model.to(device)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -257,7 +270,11 @@ def train_beta_vae(
     def batches() -> Iterator[torch.Tensor]:
         for _ in range(steps):
             index = rng.integers(0, sprites.N_IMAGES, batch_size)
-            yield sprite_images(sprites.index_to_factors(index)).to(device)
+            if grid is None:
+                x = sprite_images(sprites.index_to_factors(index))
+            else:
+                x = grid.images(index)
+            yield x.to(device)
 
     taken = 0
 

@@ -31,10 +31,20 @@ Part III trains on **reduced** images (:func:`reduced_images`): each
 ``REDUCED_SIZE`` x ``REDUCED_SIZE`` (32 x 32), so that its pixels take the
 values 0, 1/4, ..., 1. They live here, beside the drawing, so that the
 chapters that use them share one definition.
+
+Drawing dominates a training step, so a long training reads its batches
+from a :class:`ReducedGrid`: every reduced image of the grid drawn once
+(:func:`build_reduced_grid`, about two minutes) and kept as 2 x 2 block
+counts 0..4 in a ``uint8`` file of 755 MB, outside the repository, in
+:func:`cache_dir`, checked by its SHA-256 when it is opened. Its images are
+the bits of :func:`reduced_images`, so a training gives the same numbers
+with it or without it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import zipfile
@@ -64,6 +74,9 @@ __all__ = [
     "sample_factors",
     "draw",
     "reduced_images",
+    "cache_dir",
+    "build_reduced_grid",
+    "ReducedGrid",
     "DrawnSprites",
     "DSpritesFile",
 ]
@@ -394,6 +407,185 @@ def reduced_images(classes: object) -> torch.Tensor:
     # The mean of four 0/1 pixels is a multiple of 1/4: exact in float32.
     means = blocks.mean(axis=(2, 4), dtype=np.float32)
     return torch.from_numpy(means.reshape(n, REDUCED_SIZE * REDUCED_SIZE))
+
+
+def cache_dir() -> Path:
+    """Where the course caches what it computes once: outside the repository.
+
+    ``$VAECOURSE_CACHE`` if set, else ``$XDG_CACHE_HOME/vaecourse``, else
+    ``~/.cache/vaecourse``.
+    """
+    if os.environ.get("VAECOURSE_CACHE"):
+        return Path(os.environ["VAECOURSE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "vaecourse"
+
+
+#: The version of the grid file's layout; a change makes a new file.
+_GRID_FORMAT = 1
+_GRID_NAME = f"reduced_grid_v{_GRID_FORMAT}"
+
+
+def _block_counts(indices: np.ndarray) -> np.ndarray:
+    """The 2 x 2 block counts (0..4) of the drawn images, ``uint8``."""
+    images = _draw_classes(index_to_factors(indices))
+    blocks = images.reshape(len(indices), REDUCED_SIZE, 2, REDUCED_SIZE, 2)
+    return blocks.sum(axis=(2, 4), dtype=np.uint8)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 24), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_reduced_grid(
+    path: str | os.PathLike | None = None,
+    *,
+    count: int = N_IMAGES,
+    chunk: int = 8192,
+) -> Path:
+    """Draw the reduced images of the grid once and write them to a file.
+
+    Image ``i`` of the file is :func:`reduced_images` of
+    ``index_to_factors(i)``, stored as the counts of white pixels in its
+    2 x 2 blocks (0..4, ``uint8``): ``count`` x 1024 bytes, 755 MB for the
+    whole grid. The file is written under a temporary name and renamed
+    when complete, then its record (``.json`` beside it: count and SHA-256)
+    is written: a build that is stopped leaves no file that looks whole.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The ``.npy`` file; by default ``reduced_grid_v1.npy`` in
+        :func:`cache_dir`.
+    count : int, default 737280
+        Draw the first ``count`` images only (for tests and trials).
+    chunk : int, default 8192
+        Images drawn at a time (memory: about 4 KB an image).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    count = check_int("count", count, minimum=1)
+    if count > N_IMAGES:
+        raise ValueError(
+            f"count must be at most the {N_IMAGES:,} images of the grid, "
+            f"got {count:,}"
+        )
+    chunk = check_int("chunk", chunk, minimum=1)
+    path = _grid_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    array = np.lib.format.open_memmap(
+        partial,
+        mode="w+",
+        dtype=np.uint8,
+        shape=(count, REDUCED_SIZE, REDUCED_SIZE),
+    )
+    for start in range(0, count, chunk):
+        stop = min(start + chunk, count)
+        array[start:stop] = _block_counts(np.arange(start, stop))
+    array.flush()
+    del array
+    os.replace(partial, path)
+    record = {
+        "format": _GRID_FORMAT,
+        "count": count,
+        "sha256": _sha256_of(path),
+    }
+    path.with_suffix(".json").write_text(json.dumps(record) + "\n")
+    return path
+
+
+def _grid_path(path: str | os.PathLike | None) -> Path:
+    if path is None:
+        return cache_dir() / f"{_GRID_NAME}.npy"
+    check_instance("path", path, (str, os.PathLike))
+    return Path(path)
+
+
+class ReducedGrid:
+    """The reduced images of the grid, pre-drawn (:func:`build_reduced_grid`).
+
+    ``images(indices)`` returns the same bits as
+    ``reduced_images(index_to_factors(indices))``, read from the file
+    instead of drawn: the counts divided by 4, exact in float32.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The grid file; by default the one in :func:`cache_dir`.
+    build : bool, default False
+        Build the whole grid first (about two minutes) when the file is
+        missing; otherwise a missing file is an error that says how to
+        build it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file or its record is missing (and ``build`` is False).
+    ValueError
+        If the file does not match its record (SHA-256, count, shape).
+    """
+
+    def __init__(
+        self, path: str | os.PathLike | None = None, *, build: bool = False
+    ) -> None:
+        path = _grid_path(path)
+        record_path = path.with_suffix(".json")
+        if not (path.is_file() and record_path.is_file()):
+            if not isinstance(build, bool):
+                raise TypeError(f"build must be True or False, got {build!r}")
+            if not build:
+                raise FileNotFoundError(
+                    f"{path}: no pre-drawn grid there; build it with "
+                    "vaecourse.sprites.build_reduced_grid() (about two "
+                    "minutes, 755 MB) or ReducedGrid(build=True)"
+                )
+            build_reduced_grid(path)
+        try:
+            record = json.loads(record_path.read_text())
+            count, expected = int(record["count"]), str(record["sha256"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"{record_path}: not a grid record ({error}); build the "
+                "grid again with vaecourse.sprites.build_reduced_grid()"
+            ) from None
+        if _sha256_of(path) != expected:
+            raise ValueError(
+                f"{path}: its SHA-256 differs from its record's: the file "
+                "is damaged or incomplete; build it again with "
+                "vaecourse.sprites.build_reduced_grid()"
+            )
+        counts = np.load(path, mmap_mode="r", allow_pickle=False)
+        if counts.shape != (count, REDUCED_SIZE, REDUCED_SIZE):
+            raise ValueError(
+                f"{path}: shape {counts.shape}, but its record says "
+                f"({count}, {REDUCED_SIZE}, {REDUCED_SIZE})"
+            )
+        self.path = path
+        #: The SHA-256 of the file, checked when it was opened.
+        self.sha256 = expected
+        self._counts = counts
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def images(self, indices: object) -> torch.Tensor:
+        """Reduced images ``(N, 1024)``, float32 in [0, 1], of image indices.
+
+        The indices are those of :func:`factors_to_index`, below
+        ``len(self)``.
+        """
+        indices = _as_indices(indices, len(self))
+        counts = self._counts[indices].reshape(len(indices), REDUCED_SIZE**2)
+        # k / 4 for k in 0..4 is exact in float32: the bits of the mean.
+        return torch.from_numpy(counts.astype(np.float32) / np.float32(4))
 
 
 class DrawnSprites:

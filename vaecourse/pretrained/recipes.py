@@ -180,6 +180,9 @@ def _fit_vae(
 _SPRITES_SEED = 0
 _SPRITES_STEPS = 15_000
 _SPRITES_SETTINGS = {"batch_size": 64, "lr": 5e-4, "log_every": 250}
+# From this many steps a run reads its batches from the pre-drawn grid:
+# building it then costs a few per cent of the run.
+_GRID_FROM_STEPS = 20_000
 _SPRITES_EVALUATION_SET = (
     "vaecourse.beta_vae.evaluation_classes(): 2,000 sprites drawn uniformly "
     "from the grid (seed 1,000,003), 32x32; negative ELBO (beta = 1) with "
@@ -227,9 +230,15 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
     """The ``fit`` of a sprites recipe: the beta or capacity objective."""
 
     def fit(model, steps: int, device: str, iw_k: int, iw_images: int, **_):
-        from vaecourse import beta_vae
+        from vaecourse import beta_vae, sprites
 
         schedule = None if capacity is None else beta_vae.Capacity(*capacity)
+        # A long run reads its batches from the pre-drawn grid (built once
+        # in the cache folder, a minute or two): the same bits as drawing
+        # them, faster. A short run (a test, a trial) draws them.
+        grid = None
+        if steps >= _GRID_FROM_STEPS:
+            grid = sprites.ReducedGrid(build=True)
         curves = beta_vae.train_beta_vae(
             model,
             steps=steps,
@@ -237,6 +246,7 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
             capacity=schedule,
             seed=_SPRITES_SEED,
             device=device,
+            grid=grid,
             **_SPRITES_SETTINGS,
         )
         # Evaluated on the CPU, on a copy: the model stays where it was
@@ -258,6 +268,12 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
                 else {"capacity": schedule._asdict()}
             ),
             "settings": _SPRITES_SETTINGS,
+            "batches": (
+                "drawn at each step (vaecourse.sprites.reduced_images)"
+                if grid is None
+                else "read from the pre-drawn grid (vaecourse.sprites."
+                f"ReducedGrid, sha256 {grid.sha256})"
+            ),
             "curves": curves.columns(),
             "final": {
                 "evaluation_loss": terms.loss.item(),
