@@ -66,7 +66,6 @@ __all__ = [
     "FACTOR_VALUES",
     "N_IMAGES",
     "FULL_SIZE",
-    "IMAGE_SIZE",
     "REDUCED_SIZE",
     "factors_to_index",
     "index_to_factors",
@@ -106,9 +105,6 @@ FACTOR_VALUES: tuple[np.ndarray, ...] = (
 N_IMAGES = math.prod(FACTOR_SIZES)
 #: Side of the full images in pixels (64 x 64, like dSprites').
 FULL_SIZE = 64
-#: The name :data:`FULL_SIZE` had first, kept for the code that uses it.
-#: Prefer :data:`FULL_SIZE`: Part III's "image size" is the reduced one.
-IMAGE_SIZE = FULL_SIZE
 #: Side of the reduced images of :func:`reduced_images`, in pixels: the
 #: full images averaged over 2 x 2 blocks.
 REDUCED_SIZE = FULL_SIZE // 2
