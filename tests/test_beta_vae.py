@@ -353,3 +353,24 @@ def test_a_grid_of_part_of_the_images_is_refused(tmp_path):
         ValueError,
         "grid holds the first 10 images only",
     )
+
+
+def test_training_probes_its_units_without_changing_its_numbers():
+    probed, plain = small_model(), small_model()
+    a = beta_vae.train_beta_vae(probed, steps=3, log_every=1, units_every=2)
+    b = beta_vae.train_beta_vae(plain, steps=3, log_every=1)
+    for p, q in zip(probed.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert a.objective == b.objective
+    assert a.unit_step == [2, 3]
+    assert [len(kl) for kl in a.unit_kl] == [10, 10]
+    # The last probe is the trained model's KL per unit on the probe set.
+    probe = beta_vae.evaluation_classes()[: beta_vae.UNIT_PROBE_SIZE]
+    np.testing.assert_allclose(
+        a.unit_kl[-1], beta_vae.kl_per_unit(probed, probe), rtol=1e-5
+    )
+    # A one-draw estimate: near 0 it may dip below by its noise.
+    information = np.array(a.unit_information)
+    assert information.shape == (2, 10)
+    assert (information > -0.05).all()
+    assert (information <= np.log(beta_vae.UNIT_PROBE_SIZE) + 1e-9).all()

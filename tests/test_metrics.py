@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from bad_inputs import raises, table
 from sklearn.linear_model import LogisticRegression
 
@@ -761,4 +762,87 @@ BAD = [
 
 @table(BAD)
 def test_bad_input(call, error, message):
+    raises(call, error, message)
+
+
+# --- I(x; z_j) of each unit --------------------------------------------------
+
+
+def test_unit_information_is_zero_for_a_unit_that_ignores_its_input():
+    mu = torch.full((40, 1), 0.3, dtype=torch.float64)
+    logvar = torch.full((40, 1), -1.0, dtype=torch.float64)
+    info = metrics.unit_information(
+        mu, logvar, samples=4, generator=torch.Generator().manual_seed(0)
+    )
+    assert info == pytest.approx([0.0], abs=1e-12)
+
+
+def test_unit_information_is_log_n_for_a_unit_that_tells_inputs_apart():
+    # Means 100 standard deviations apart: every draw names its input.
+    mu = torch.arange(30, dtype=torch.float64)[:, None] * 100.0
+    info = metrics.unit_information(mu, torch.zeros_like(mu))
+    assert info == pytest.approx([math.log(30)], rel=1e-9)
+
+
+def test_unit_information_matches_quadrature_for_two_inputs():
+    """I(x; z) for x uniform on two inputs with q(z|x) = N(+-d, 1)."""
+    from scipy import integrate, stats
+
+    d = 0.8
+
+    def integrand(z, m):
+        own = stats.norm.pdf(z, m, 1.0)
+        mixture = 0.5 * (
+            stats.norm.pdf(z, d, 1.0) + stats.norm.pdf(z, -d, 1.0)
+        )
+        return own * math.log(own / mixture)
+
+    exact = 0.5 * sum(
+        integrate.quad(integrand, -30, 30, args=(m,))[0] for m in (d, -d)
+    )
+    mu = torch.tensor([[d], [-d]], dtype=torch.float64)
+    info = metrics.unit_information(
+        mu,
+        torch.zeros_like(mu),
+        samples=40_000,
+        generator=torch.Generator().manual_seed(1),
+    )
+    # Monte Carlo over 2 x 40,000 draws: a standard error near 0.002
+    assert info[0] == pytest.approx(exact, abs=0.01)
+    assert 0.1 < exact < math.log(2)
+
+
+def test_unit_information_sees_information_at_a_scale_no_decoder_reads():
+    # The chapter's capacity model: sigma = 1e-6, means 1e-3 apart.
+    mu = torch.linspace(0, 1e-3, 20, dtype=torch.float64)[:, None]
+    logvar = torch.full_like(mu, 2 * math.log(1e-6))
+    info = metrics.unit_information(mu, logvar)
+    assert info[0] == pytest.approx(math.log(20), rel=1e-6)
+
+
+BAD_UNIT_INFORMATION = [
+    (
+        lambda: metrics.unit_information(torch.zeros(1, 3), torch.zeros(1, 3)),
+        ValueError,
+        "mu must have shape (N, m) with N >= 2 inputs, got (1, 3)",
+    ),
+    (
+        lambda: metrics.unit_information(
+            torch.zeros(4, 3), torch.full((4, 3), float("nan"))
+        ),
+        ValueError,
+        "logvar contains NaN",
+    ),
+    (
+        lambda: metrics.unit_information(
+            torch.zeros(4, 3), torch.zeros(4, 3), samples=0
+        ),
+        ValueError,
+        "samples must be at least 1, got 0",
+    ),
+]
+
+
+@table(BAD_UNIT_INFORMATION)
+def test_unit_information_names_bad_inputs(call, error, message):
     raises(call, error, message)

@@ -45,6 +45,7 @@ from vaecourse.losses import (
 from vaecourse.models import ConvVAE
 
 __all__ = [
+    "UNIT_PROBE_SIZE",
     "IMAGE_SIZE",
     "EVALUATION_SIZE",
     "EVALUATION_SEED",
@@ -66,6 +67,8 @@ __all__ = [
 #: Side of the reduced images, in pixels (64 x 64 sprites averaged over
 #: 2 x 2 blocks): :data:`vaecourse.sprites.REDUCED_SIZE`.
 IMAGE_SIZE = sprites.REDUCED_SIZE
+#: Images of the evaluation set on which a training probes its units.
+UNIT_PROBE_SIZE = 1_000
 #: Images of the fixed evaluation set.
 EVALUATION_SIZE = 2_000
 #: Seed of the evaluation set's factors; training draws with other seeds.
@@ -203,6 +206,7 @@ def train_beta_vae(
     log_every: int = 250,
     device: str | torch.device = "cpu",
     grid: sprites.ReducedGrid | None = None,
+    units_every: int | None = None,
 ) -> History:
     r"""Train on fresh batches of sprites drawn uniformly from the grid.
 
@@ -218,7 +222,14 @@ def train_beta_vae(
 
     With ``grid``, a :class:`vaecourse.sprites.ReducedGrid` of the whole
     grid, the images are read from it instead of drawn: the same bits, the
-    same numbers, several times faster (drawing dominates a step).
+    same numbers, faster.
+
+    With ``units_every``, every that many steps (and after the last) the
+    record also takes, on the first :data:`UNIT_PROBE_SIZE` images of the
+    evaluation set, each unit's KL to the prior and its information
+    :math:`I(x; z_j)` (:func:`vaecourse.metrics.unit_information`, with a
+    generator of its own): Burgess et al.'s picture of units switching on
+    as the capacity grows. The training's numbers do not change.
 
     Returns
     -------
@@ -261,6 +272,25 @@ def train_beta_vae(
     curves = History(
         x="step", step=[], objective=[], reconstruction=[], kl=[], capacity=[]
     )
+    if units_every is not None:
+        units_every = check_int("units_every", units_every, minimum=1)
+        curves.series.update(unit_step=[], unit_kl=[], unit_information=[])
+        probe_images = sprite_images(evaluation_classes()[:UNIT_PROBE_SIZE])
+        probe_noise = torch.Generator().manual_seed(seed)
+
+    def probe_units(step: int) -> None:
+        # Without gradients, with a generator of its own: the training's
+        # noise and weights are not touched.
+        from vaecourse.metrics import unit_information
+
+        with torch.no_grad():
+            mu, logvar = model.encode(probe_images.to(device))
+        mu, logvar = mu.double().cpu(), logvar.double().cpu()
+        kl = 0.5 * (mu**2 + logvar.exp() - 1.0 - logvar)
+        information = unit_information(mu, logvar, generator=probe_noise)
+        curves.unit_step.append(step)
+        curves.unit_kl.append(kl.mean(0).tolist())
+        curves.unit_information.append(information.tolist())
 
     def c_at(step: int) -> float | None:  # step from 0
         if capacity is None:
@@ -277,6 +307,12 @@ def train_beta_vae(
             yield x.to(device)
 
     taken = 0
+
+    def after_step(x: torch.Tensor, terms: Mapping) -> None:
+        if units_every is not None and (
+            taken % units_every == 0 or taken == steps
+        ):
+            probe_units(taken)
 
     def objective(x: torch.Tensor) -> dict[str, torch.Tensor]:
         nonlocal taken
@@ -318,6 +354,7 @@ def train_beta_vae(
         minimise="objective",
         log_every=log_every,
         log=log,
+        after_step=after_step,
         explain=explain,
     )
     return curves
