@@ -221,6 +221,22 @@ def test_check_shape_accepts_free_and_fixed_dimensions():
     assert V.check_shape("x", x, (None, 3, 4)) is x
 
 
+def test_check_same_device_accepts_tensors_on_one_device():
+    V.check_same_device("a", torch.zeros(2), "b", torch.ones(3))
+
+
+def test_check_same_device_names_both_devices():
+    # The meta device exists on every machine: a second device to compare.
+    raises(
+        lambda: V.check_same_device(
+            "coverage", torch.zeros(2), "rgb", torch.zeros(2, device="meta")
+        ),
+        ValueError,
+        "coverage and rgb must be on the same device, got cpu and meta; "
+        "move one with rgb.to(coverage.device)",
+    )
+
+
 def test_check_device_gives_a_torch_device():
     assert V.check_device("cpu") == torch.device("cpu")
     assert V.check_device(torch.device("cpu")) == torch.device("cpu")

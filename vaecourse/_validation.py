@@ -31,6 +31,7 @@ __all__ = [
     "check_finite",
     "check_same_shape",
     "check_same_dtype",
+    "check_same_device",
     "check_in_unit_interval",
     "check_positive",
     "check_batched",
@@ -141,6 +142,18 @@ def check_same_dtype(
             f"{name_a} and {name_b} must have the same dtype, got "
             f"{a.dtype} and {b.dtype}; convert one with "
             f"{name_b}.to({name_a}.dtype)"
+        )
+
+
+def check_same_device(
+    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
+) -> None:
+    """Raise if two tensors are on different devices (no raw torch error)."""
+    if a.device != b.device:
+        raise ValueError(
+            f"{name_a} and {name_b} must be on the same device, got "
+            f"{a.device} and {b.device}; move one with "
+            f"{name_b}.to({name_a}.device)"
         )
 
 

@@ -73,6 +73,7 @@ from vaecourse._validation import (
     check_int,
     check_mean_logvar,
     check_real,
+    check_same_device,
     check_same_dtype,
     check_same_shape,
     check_shape,
@@ -186,17 +187,6 @@ def palette(domain: str) -> np.ndarray:
     return np.array(colours, dtype=np.float32)
 
 
-def _check_same_device(
-    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
-) -> None:
-    if a.device != b.device:
-        raise ValueError(
-            f"{name_a} and {name_b} must be on the same device, got "
-            f"{a.device} and {b.device}; move one with "
-            f"{name_b}.to({name_a}.device)"
-        )
-
-
 def _check_colourise(
     coverage: object, rgb: object
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,7 +199,7 @@ def _check_colourise(
     )
     # Silent promotion would return float64 images to a float32 model.
     check_same_dtype("coverage", coverage, "rgb", rgb)
-    _check_same_device("coverage", coverage, "rgb", rgb)
+    check_same_device("coverage", coverage, "rgb", rgb)
     check_in_unit_interval("coverage", coverage)
     check_in_unit_interval("rgb", rgb)
     return coverage, rgb
