@@ -784,26 +784,31 @@ def test_unit_information_is_log_n_for_a_unit_that_tells_inputs_apart():
     assert info == pytest.approx([math.log(30)], rel=1e-9)
 
 
-def test_unit_information_matches_quadrature_for_two_inputs():
-    """I(x; z) for x uniform on two inputs with q(z|x) = N(+-d, 1)."""
+@pytest.mark.parametrize(
+    "means, sigmas",
+    [((0.8, -0.8), (1.0, 1.0)), ((0.0, 0.0), (0.5, 2.0))],
+    ids=["means differ", "only sigmas differ"],
+)
+def test_unit_information_matches_quadrature_for_two_inputs(means, sigmas):
+    """I(x; z) for x uniform on two inputs with q(z|x_n) = N(m_n, s_n^2)."""
     from scipy import integrate, stats
 
-    d = 0.8
+    def log_density(z, n):
+        return stats.norm.logpdf(z, means[n], sigmas[n])
 
-    def integrand(z, m):
-        own = stats.norm.pdf(z, m, 1.0)
-        mixture = 0.5 * (
-            stats.norm.pdf(z, d, 1.0) + stats.norm.pdf(z, -d, 1.0)
-        )
-        return own * math.log(own / mixture)
+    def integrand(z, n):
+        own = log_density(z, n)
+        mixture = np.logaddexp(log_density(z, 0), log_density(z, 1))
+        return math.exp(own) * (own - mixture + math.log(2))
 
     exact = 0.5 * sum(
-        integrate.quad(integrand, -30, 30, args=(m,))[0] for m in (d, -d)
+        integrate.quad(integrand, -40, 40, args=(n,))[0] for n in (0, 1)
     )
-    mu = torch.tensor([[d], [-d]], dtype=torch.float64)
+    mu = torch.tensor([[m] for m in means], dtype=torch.float64)
+    logvar = torch.tensor([[2 * math.log(s)] for s in sigmas])
     info = metrics.unit_information(
         mu,
-        torch.zeros_like(mu),
+        logvar.double(),
         samples=40_000,
         generator=torch.Generator().manual_seed(1),
     )
