@@ -374,3 +374,78 @@ def test_training_probes_its_units_without_changing_its_numbers():
     assert information.shape == (2, 10)
     assert (information > -0.05).all()
     assert (information <= np.log(beta_vae.UNIT_PROBE_SIZE) + 1e-9).all()
+
+
+def test_a_stopped_run_resumed_from_its_checkpoint_takes_the_same_steps(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "run.checkpoint.safetensors"
+    settings = dict(
+        steps=6,
+        log_every=1,
+        units_every=2,
+        capacity=beta_vae.Capacity(5.0, 4, 50.0),
+    )
+    whole = small_model()
+    expected = beta_vae.train_beta_vae(whole, **settings)
+
+    # The same run, stopped by an error in its fifth step: the checkpoint
+    # of step 4 survives it.
+    objective, calls = beta_vae.beta_vae_objective, []
+
+    def stops_at_the_fifth_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return objective(*args, **kwargs)
+
+    monkeypatch.setattr(
+        beta_vae, "beta_vae_objective", stops_at_the_fifth_step
+    )
+    with pytest.raises(KeyboardInterrupt):
+        beta_vae.train_beta_vae(
+            small_model(), **settings, checkpoint=path, checkpoint_every=2
+        )
+    monkeypatch.setattr(beta_vae, "beta_vae_objective", objective)
+    resumed = small_model()
+    curves = beta_vae.train_beta_vae(
+        resumed, **settings, checkpoint=path, checkpoint_every=2
+    )
+    for p, q in zip(resumed.parameters(), whole.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert curves.columns() == expected.columns()
+    assert not resumed.training
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tmp_path):
+    path = tmp_path / "run.checkpoint.safetensors"
+    beta_vae.train_beta_vae(
+        small_model(),
+        steps=2,
+        log_every=1,
+        checkpoint=path,
+        checkpoint_every=1,
+    )
+    raises(
+        lambda: beta_vae.train_beta_vae(
+            small_model(),
+            steps=2,
+            beta=4.0,
+            log_every=1,
+            checkpoint=path,
+            checkpoint_every=1,
+        ),
+        ValueError,
+        "other settings (beta differ)",
+    )
+    raises(
+        lambda: beta_vae.train_beta_vae(
+            small_model(),
+            steps=2,
+            log_every=2,
+            checkpoint=path,
+            checkpoint_every=3,
+        ),
+        ValueError,
+        "must be a multiple of log_every (2)",
+    )

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+from bad_inputs import raises
 from torch import nn
 
 from vaecourse.loop import (
     History,
     TrainingDiverged,
     _gradients_are_finite,
+    checkpoint_state,
     epoch_batches,
     epoch_data,
+    load_checkpoint,
+    save_checkpoint,
     train_loop,
 )
 
@@ -269,3 +273,80 @@ def test_epoch_data_are_the_rows_of_epoch_batches():
     order = torch.randperm(10, generator=torch.Generator().manual_seed(5))
     assert [len(b) for b in batches] == [4, 4, 2]
     assert torch.equal(torch.cat(batches), data[order])
+
+
+def adam_after_two_steps():
+    model = linear_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    batches = [
+        torch.randn(4, 1, generator=torch.Generator().manual_seed(k))
+        for k in range(2)
+    ]
+    train_loop(model, squared_error(model), batches, optimizer)
+    return model, optimizer
+
+
+def test_a_checkpoint_puts_back_weights_adam_and_generators(tmp_path):
+    model, optimizer = adam_after_two_steps()
+    generator = torch.Generator().manual_seed(7)
+    torch.rand(3, generator=generator)
+    path = tmp_path / "run.checkpoint.safetensors"
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        generators={"noise": generator},
+        state={"taken": 2, "rng": {"state": 2**100}},
+    )
+    other = nn.Linear(1, 1, bias=False)
+    other_optimizer = torch.optim.Adam(other.parameters(), lr=0.1)
+    other_generator = torch.Generator()
+    state = load_checkpoint(
+        path,
+        model=other,
+        optimizer=other_optimizer,
+        generators={"noise": other_generator},
+    )
+    assert state == {"taken": 2, "rng": {"state": 2**100}}
+    assert checkpoint_state(path) == state
+    for p, q in zip(model.parameters(), other.parameters(), strict=True):
+        assert torch.equal(p, q)
+    # Adam goes on identically: its moments and step count came back.
+    x = torch.randn(4, 1, generator=torch.Generator().manual_seed(9))
+    for m, o in ((model, optimizer), (other, other_optimizer)):
+        train_loop(m, squared_error(m), [x], o)
+    for p, q in zip(model.parameters(), other.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert torch.equal(
+        torch.rand(3, generator=generator),
+        torch.rand(3, generator=other_generator),
+    )
+
+
+def test_a_file_that_is_not_a_checkpoint_of_this_model_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    model, optimizer = adam_after_two_steps()
+    weights = tmp_path / "weights.safetensors"
+    save_file({"weight": torch.zeros(1, 1)}, weights)
+    text = tmp_path / "notes.txt"
+    text.write_text("not a checkpoint")
+    path = tmp_path / "run.checkpoint.safetensors"
+    save_checkpoint(
+        path, model=model, optimizer=optimizer, generators={}, state={}
+    )
+    load = lambda file, m=model, g=None: load_checkpoint(  # noqa: E731
+        file, model=m, optimizer=optimizer, generators=g or {}
+    )
+    raises(lambda: load(text), ValueError, "is not a safetensors file")
+    raises(lambda: load(weights), ValueError, "not a training checkpoint")
+    raises(
+        lambda: load(path, nn.Linear(1, 1)),
+        ValueError,
+        "holds the weights of another model",
+    )
+    raises(
+        lambda: load(path, g={"noise": torch.Generator()}),
+        ValueError,
+        "no state of the generator 'noise'",
+    )

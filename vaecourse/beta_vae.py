@@ -22,7 +22,9 @@ from the whole grid, and far fewer steps than the papers' 300,000.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -36,7 +38,12 @@ from vaecourse._validation import (
     check_real,
     values_checked,
 )
-from vaecourse.loop import History, train_loop
+from vaecourse.loop import (
+    History,
+    load_checkpoint,
+    save_checkpoint,
+    train_loop,
+)
 from vaecourse.losses import (
     ELBOTerms,
     capacity_objective,
@@ -207,6 +214,8 @@ def train_beta_vae(
     device: str | torch.device = "cpu",
     grid: sprites.ReducedGrid | None = None,
     units_every: int | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 5_000,
 ) -> History:
     r"""Train on fresh batches of sprites drawn uniformly from the grid.
 
@@ -230,6 +239,15 @@ def train_beta_vae(
     :math:`I(x; z_j)` (:func:`vaecourse.metrics.unit_information`, with a
     generator of its own): Burgess et al.'s picture of units switching on
     as the capacity grows. The training's numbers do not change.
+
+    With ``checkpoint``, a path, the run writes its state there every
+    ``checkpoint_every`` steps (a multiple of ``log_every``) with
+    :func:`vaecourse.loop.save_checkpoint`, and a run started with a
+    checkpoint that exists goes on from it: the weights, Adam's state, the
+    generators, the curves and the step, so that a run stopped and resumed
+    takes the same steps as one that never stopped. The checkpoint must
+    come from a run with the same settings; it is left in place at the
+    end (the caller removes it once the result is safe).
 
     Returns
     -------
@@ -265,6 +283,15 @@ def train_beta_vae(
                 f"draws over the {sprites.N_IMAGES:,} of the grid need all "
                 "of them (vaecourse.sprites.build_reduced_grid())"
             )
+    checkpoint_every = check_int(
+        "checkpoint_every", checkpoint_every, minimum=1
+    )
+    if checkpoint is not None and checkpoint_every % log_every:
+        raise ValueError(
+            f"checkpoint_every ({checkpoint_every}) must be a multiple of "
+            f"log_every ({log_every}): a checkpoint is written where the "
+            "curves have just been logged"
+        )
     model.to(device)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -272,11 +299,46 @@ def train_beta_vae(
     curves = History(
         x="step", step=[], objective=[], reconstruction=[], kl=[], capacity=[]
     )
+    probe_noise = torch.Generator().manual_seed(seed)
     if units_every is not None:
         units_every = check_int("units_every", units_every, minimum=1)
         curves.series.update(unit_step=[], unit_kl=[], unit_information=[])
         probe_images = sprite_images(evaluation_classes()[:UNIT_PROBE_SIZE])
-        probe_noise = torch.Generator().manual_seed(seed)
+    # What a checkpoint must agree with to go on from it (drawn or read
+    # from the grid, the batches are the same bits).
+    settings = {
+        "steps": steps,
+        "beta": beta,
+        "capacity": None if capacity is None else list(capacity),
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "log_every": log_every,
+        "units_every": units_every,
+        "checkpoint_every": checkpoint_every,
+    }
+    generators = {"reparameterization": generator, "unit_probe": probe_noise}
+    taken, wall_before, starts = 0, 0.0, []
+    started = time.perf_counter()
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(
+            checkpoint, model=model, optimizer=optimizer, generators=generators
+        )
+        if state["settings"] != settings:
+            differ = sorted(
+                key
+                for key in settings
+                if state["settings"].get(key) != settings[key]
+            )
+            raise ValueError(
+                f"checkpoint {checkpoint} is of a run with other settings "
+                f"({', '.join(differ)} differ): remove it to start afresh"
+            )
+        rng.bit_generator.state = state["rng"]
+        taken, wall_before = state["taken"], state["wall_s"]
+        starts = state["starts"]
+        for name, values in state["curves"].items():
+            curves.series[name][:] = values
 
     def probe_units(step: int) -> None:
         # Without gradients, with a generator of its own: the training's
@@ -298,15 +360,13 @@ def train_beta_vae(
         return capacity_schedule(step, capacity.c_max, capacity.anneal_steps)
 
     def batches() -> Iterator[torch.Tensor]:
-        for _ in range(steps):
+        for _ in range(steps - taken):
             index = rng.integers(0, sprites.N_IMAGES, batch_size)
             if grid is None:
                 x = sprite_images(sprites.index_to_factors(index))
             else:
                 x = grid.images(index)
             yield x.to(device)
-
-    taken = 0
 
     def after_step(x: torch.Tensor, terms: Mapping) -> None:
         if units_every is not None and (
@@ -345,7 +405,28 @@ def train_beta_vae(
             curves.series[name].append(means[name])
         c = c_at(step - 1)
         curves.capacity.append(0.0 if c is None else c)
+        if checkpoint is not None and step % checkpoint_every == 0:
+            save_checkpoint(
+                checkpoint,
+                model=model,
+                optimizer=optimizer,
+                generators=generators,
+                state={
+                    "settings": settings,
+                    "taken": step,
+                    "rng": rng.bit_generator.state,
+                    "curves": curves.series,
+                    # The training's own wall time over every process
+                    # that took part, and the step each one started at.
+                    "wall_s": wall_before + time.perf_counter() - started,
+                    "starts": [*starts, first],
+                },
+            )
 
+    if taken == steps:
+        model.eval()
+        return curves
+    first = taken
     train_loop(
         model,
         objective,
@@ -356,6 +437,7 @@ def train_beta_vae(
         log=log,
         after_step=after_step,
         explain=explain,
+        first_step=taken + 1,
     )
     return curves
 
@@ -478,7 +560,10 @@ def _check_sizes(sizes: object) -> dict:
 
 
 def disentanglement_scores(
-    models: Mapping[str, ConvVAE], sizes: dict | None = None, seed: int = 0
+    models: Mapping[str, ConvVAE],
+    sizes: dict | None = None,
+    seed: int = 0,
+    grid: sprites.ReducedGrid | None = None,
 ) -> dict[str, dict[str, float]]:
     """The β-VAE metric, the FactorVAE metric and MIG of each model.
 
@@ -486,8 +571,12 @@ def disentanglement_scores(
     (:func:`encoder_representation`) on dSprites' five varying factors.
     The sample sizes are ``sizes`` (:data:`CHAPTER_METRIC_SIZES` by
     default); with the same ``seed`` every model is scored on the same
-    factor draws, so the images are drawn once and shared. The two
-    classifier metrics give their evaluation accuracy.
+    factor draws, so the images are drawn once and shared. With ``grid``
+    (a whole :class:`vaecourse.sprites.ReducedGrid`) they are read from it
+    instead, the same bits, and not kept: the way to score at
+    ``disentanglement_lib``'s sizes, whose millions of images would not
+    fit in memory. The two classifier metrics give their evaluation
+    accuracy.
 
     Returns
     -------
@@ -501,7 +590,12 @@ def disentanglement_scores(
     seed = check_int("seed", seed, minimum=0)
     drawn: dict[bytes, torch.Tensor] = {}
 
+    if grid is not None:
+        check_instance("grid", grid, sprites.ReducedGrid)
+
     def shared_images(classes: np.ndarray) -> torch.Tensor:
+        if grid is not None:
+            return grid.images(sprites.factors_to_index(classes))
         key = classes.tobytes()
         if key not in drawn:
             drawn[key] = sprite_images(classes)

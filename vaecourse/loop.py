@@ -21,11 +21,21 @@ in training mode and is left in evaluation mode.
 The loop takes batches from any iterable: :func:`epoch_batches` gives the
 index sets of one pass over a data set in a seeded random order, which
 every epoch-based trainer uses.
+
+A long run can stop and go on where it stopped: :func:`save_checkpoint`
+writes everything a run's next steps depend on (the weights, the
+optimizer's state, the random generators' states and the trainer's own
+JSON state) to one safetensors file, and :func:`load_checkpoint` puts it
+back, so that the resumed run takes the same steps, bit for bit, as one
+that never stopped (on the same machine and settings).
 """
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -37,6 +47,9 @@ __all__ = [
     "epoch_batches",
     "epoch_data",
     "train_loop",
+    "save_checkpoint",
+    "load_checkpoint",
+    "checkpoint_state",
 ]
 
 
@@ -318,3 +331,128 @@ def train_loop(
         log(step, dict(zip(terms, (sums / count).tolist(), strict=True)))
     model.eval()
     return step
+
+
+_CHECKPOINT_FORMAT = "vaecourse-checkpoint-1"
+
+
+def save_checkpoint(
+    path: str | Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: Mapping[str, torch.Generator],
+    state: Mapping[str, Any],
+) -> None:
+    """Write what a run's next steps depend on to one safetensors file.
+
+    The tensors are the model's ``state_dict``, the optimizer's per-parameter
+    state and each generator's state; the optimizer's parameter groups and
+    ``state`` (anything JSON can hold: the step, a NumPy generator's
+    ``bit_generator.state``, the curves so far) go into the file's metadata.
+    No pickle: the file is read back with safetensors and JSON only. The
+    file is written beside ``path`` and then renamed onto it, so a run
+    stopped while writing leaves the previous checkpoint whole.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    tensors = {
+        f"model.{key}": value.detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+    }
+    optimizer_state = optimizer.state_dict()
+    for index, values in optimizer_state["state"].items():
+        for name, value in values.items():
+            if not isinstance(value, torch.Tensor):
+                value = torch.tensor(value)
+            tensors[f"optimizer.{index}.{name}"] = value.cpu().contiguous()
+    for name, generator in generators.items():
+        tensors[f"generator.{name}"] = generator.get_state()
+    metadata = {
+        "format": _CHECKPOINT_FORMAT,
+        "param_groups": json.dumps(optimizer_state["param_groups"]),
+        "state": json.dumps(dict(state)),
+    }
+    partial = path.with_name(path.name + ".partial")
+    save_file(tensors, partial, metadata=metadata)
+    os.replace(partial, path)
+
+
+def load_checkpoint(
+    path: str | Path,
+    *,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generators: Mapping[str, torch.Generator],
+) -> dict[str, Any]:
+    """Put a checkpoint of :func:`save_checkpoint` back; return its state.
+
+    The model's weights, the optimizer's state and each generator's state
+    are replaced in place (on the devices they are on); the trainer's JSON
+    ``state`` is returned.
+
+    Raises
+    ------
+    ValueError
+        If the file is not a checkpoint of this format, or does not hold
+        the tensors of this model, optimizer or generators.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(path, framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as error:  # safetensors raises its own error types
+        raise ValueError(
+            f"{path} is not a safetensors file ({error})"
+        ) from None
+    if metadata.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path} is not a training checkpoint of vaecourse (format "
+            f"{metadata.get('format')!r}, expected {_CHECKPOINT_FORMAT!r})"
+        )
+    weights = {
+        key.removeprefix("model."): value
+        for key, value in tensors.items()
+        if key.startswith("model.")
+    }
+    expected = set(model.state_dict())
+    if set(weights) != expected:
+        raise ValueError(
+            f"{path} holds the weights of another model: "
+            f"{sorted(set(weights) ^ expected)[:4]} differ"
+        )
+    model.load_state_dict(weights)
+    per_parameter: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            per_parameter.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict(
+        {
+            "state": per_parameter,
+            "param_groups": json.loads(metadata["param_groups"]),
+        }
+    )
+    for name, generator in generators.items():
+        key = f"generator.{name}"
+        if key not in tensors:
+            raise ValueError(
+                f"{path} holds no state of the generator {name!r}"
+            )
+        generator.set_state(tensors[key])
+    return json.loads(metadata["state"])
+
+
+def checkpoint_state(path: str | Path) -> dict[str, Any]:
+    """The trainer's JSON ``state`` of a checkpoint, without loading it."""
+    from safetensors import safe_open
+
+    with safe_open(Path(path), framework="pt") as handle:
+        metadata = handle.metadata() or {}
+    if metadata.get("format") != _CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a training checkpoint of vaecourse")
+    return json.loads(metadata["state"])

@@ -10,7 +10,10 @@
 device asked for (one this machine has), checks that the model was trained
 there, and writes the weights and their record with
 :func:`vaecourse.pretrained.files.write`. The record states the device
-actually used.
+actually used. A long recipe keeps a checkpoint, ``NAME.checkpoint.
+safetensors``, in the output folder while it trains: the same command,
+started again after a stop, goes on from it, and it is removed once the
+files are written.
 """
 
 from __future__ import annotations
@@ -150,7 +153,10 @@ def train(
         "evaluation_loss": evaluate(model, name, folder),
         **results,
     }
-    return files.write(name, folder, state, result)
+    written = files.write(name, folder, state, result)
+    # A long recipe's checkpoint is no longer needed once the files are.
+    (folder / f"{name}.checkpoint.safetensors").unlink(missing_ok=True)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
