@@ -22,6 +22,8 @@ One module per idea, each a handful of small, tested functions:
 - :mod:`vaecourse.beta_vae`: beta-VAEs on the sprites: data, step, loop;
 - :mod:`vaecourse.vq`: the VQ-VAE, its codebook and a PixelCNN prior;
 - :mod:`vaecourse.darla`: DARLA's beta-VAE_DAE and transfer probes;
+- :mod:`vaecourse.readouts`: each factor read from one latent unit, a
+  transfer test that a rotation of the code fails;
 - :mod:`vaecourse.pretrained`: shipped weights, and the command that
   remakes them.
 
