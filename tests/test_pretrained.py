@@ -494,3 +494,15 @@ def test_a_long_sprites_run_reads_the_pre_drawn_grid(monkeypatch, tmp_path):
         "read from the pre-drawn grid (vaecourse.sprites.ReducedGrid, "
         "sha256 spy)"
     )
+
+
+def test_the_same_weights_always_give_the_same_file(tmp_path):
+    # safetensors writes its metadata map in an order that can change from
+    # one write to the next: with more than one entry the bytes would.
+    state = {"w": torch.arange(6.0).reshape(2, 3), "b": torch.ones(2)}
+    digests = set()
+    for k in range(20):
+        folder = tmp_path / str(k)
+        folder.mkdir()
+        digests.add(files.write("m", folder, state, {})["sha256"])
+    assert len(digests) == 1

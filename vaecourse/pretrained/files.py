@@ -172,7 +172,10 @@ def write(
     from safetensors.torch import save_file
 
     path, record_path = paths(name, directory)
-    save_file(state, path, metadata={"name": name, "format": "pt"})
+    # One metadata entry: safetensors writes its metadata map in an order
+    # that changes from one write to the next, so with two entries the
+    # same weights would not always give the same file (and SHA-256).
+    save_file(state, path, metadata={"name": name})
     size = path.stat().st_size
     if size > MAX_BYTES:
         path.unlink()
