@@ -637,11 +637,39 @@ _SIDEWAYS_JS = (
     "() => {\n"
     + _FIT_LIB_JS
     + """
+  const problems = [];
+  // A list marker drawn outside its item (the default) is cut off by a box
+  // that clips (overflow-x other than visible): the item itself, or a box
+  // around it whose left edge lies right of where the marker is drawn.
+  const article = document.querySelector("article.bd-article")
+    || document.body;
+  for (const li of article.querySelectorAll("li")) {
+    const style = getComputedStyle(li);
+    const box = li.getBoundingClientRect();
+    if (style.display !== "list-item" || style.listStyleType === "none"
+        || style.listStylePosition !== "outside" || !box.width) continue;
+    const markerLeft = box.left - parseFloat(style.fontSize);
+    for (let node = li; node && node !== document.body;
+         node = node.parentElement) {
+      const clips = getComputedStyle(node).overflowX;
+      if (clips === "visible") continue;
+      const left = node.getBoundingClientRect().left + node.clientLeft;
+      if (node !== li && left <= markerLeft) continue;
+      problems.push({
+        kind: "marker", element: "li", text: snippet(li),
+        where: placeOf(li),
+        detail: node === li ? `the item has overflow-x: ${clips}`
+          : `${nameOf(node)} (overflow-x: ${clips}) starts at `
+            + `${Math.round(left)} px, the marker at `
+            + `${Math.round(markerLeft)} px`});
+      break;
+    }
+  }
   const page = document.documentElement.scrollWidth;
   const screen = window.innerWidth;
-  if (page <= screen) return [];
-  const problems = [{kind: "page", element: "html", text: "", where: "",
-                     detail: `${page} px wide on a ${screen} px screen`}];
+  if (page <= screen) return problems;
+  problems.push({kind: "page", element: "html", text: "", where: "",
+                 detail: `${page} px wide on a ${screen} px screen`});
   for (const {node, right} of sticksOut(document.body, screen).slice(0, 10))
     problems.push({
       kind: "wide", element: describe(node),
@@ -660,6 +688,7 @@ _FIT_KINDS = {
     "cut": "an element is cut off",
     "page": "the page scrolls sideways",
     "wide": "wider than the screen",
+    "marker": "a list marker is cut off",
 }
 
 
@@ -696,7 +725,7 @@ def check_fit(
     article column or is cut off by a box that clips it, except inside an
     element that scrolls by design (a table's wrapper); the page does not
     scroll sideways. At 390 px (``PHONE``) the page does not scroll
-    sideways. Each problem names the page, the element (tag and classes, a
+    sideways, and no list marker is cut off by a box that clips. Each problem names the page, the element (tag and classes, a
     snippet of its text or TeX source) and the widths. ``prepare(page)``,
     if given, runs on the open page before it is measured (the tests break
     a page with it on purpose).

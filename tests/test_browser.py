@@ -218,6 +218,10 @@ FIT_VARIANTS = {
     + "</span></div>",
     # Fits the 688 px column at 1280 px, not a 390 px phone.
     "wide_on_phone": '<div style="width: 600px">a box 600 px wide</div>',
+    # A list item that clips, as course.css once made every item on a
+    # phone: its marker, drawn outside it, disappears.
+    "clipped_marker": '<ul><li style="overflow-x: auto">an item whose '
+    "marker is cut off</li></ul>",
     # Scrolls inside its own box by design: must pass.
     "wide_table": '<div class="pst-scrollable-table-container">'
     '<table class="table"><tr>'
@@ -487,6 +491,13 @@ FIT_BREAKS = [
             PAGE_SCROLLS,
             r"at 390x844, wider than the screen: "
             r"div 'a box 600 px wide' \(in .+\): right edge at \d+ px$",
+        ],
+    ),
+    (
+        "clipped_marker",
+        [
+            r"at 390x844, a list marker is cut off: li 'an item whose marker "
+            r"is cut off' \(in .+\): the item has overflow-x: auto$",
         ],
     ),
     # A wide table scrolls inside its wrapper, by design: no problem.

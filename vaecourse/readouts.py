@@ -55,8 +55,8 @@ __all__ = [
 
 #: The factors read, in dSprites' order (colour, constant, left out).
 FACTORS: tuple[str, ...] = sprites.FACTOR_NAMES[1:]
-#: The smallest turn that maps each shape onto itself, in radians: square,
-#: ellipse, heart (dSprites' shape indices 0, 1, 2).
+#: The smallest turn that maps each shape onto itself, in radians, for the
+#: square, the ellipse and the heart (dSprites' shape indices 0, 1, 2).
 SYMMETRY_PERIOD: tuple[float, ...] = (np.pi / 2, np.pi, 2 * np.pi)
 
 
@@ -65,7 +65,7 @@ class UnitReadout(NamedTuple):
 
     #: The unit read (a column of the codes).
     unit: int
-    #: The inner edges of its bins: a value goes to bin
+    #: The inner edges of its bins; a value goes to bin
     #: ``numpy.searchsorted(edges, value, side="right")``.
     edges: np.ndarray
     #: The prediction of each bin, ``(n_bins, outputs)``; for orientation
@@ -237,8 +237,8 @@ def _check_varies(factors: np.ndarray, what: str) -> None:
             )
 
 
-#: Bins per unit: as many as the factor with the most values has
-#: (orientation, 40), so that a unit equal to a factor is read exactly.
+#: The number of bins per unit, as many as the factor with the most values
+#: has (orientation, 40), so that a unit equal to a factor is read exactly.
 N_BINS = max(sprites.FACTOR_SIZES)
 
 
