@@ -725,8 +725,9 @@ def check_fit(
     article column or is cut off by a box that clips it, except inside an
     element that scrolls by design (a table's wrapper); the page does not
     scroll sideways. At 390 px (``PHONE``) the page does not scroll
-    sideways, and no list marker is cut off by a box that clips. Each problem names the page, the element (tag and classes, a
-    snippet of its text or TeX source) and the widths. ``prepare(page)``,
+    sideways, and no list marker is cut off by a box that clips. Each
+    problem names the page, the element (tag and classes, a snippet of its
+    text or TeX source) and the widths. ``prepare(page)``,
     if given, runs on the open page before it is measured (the tests break
     a page with it on purpose).
     """
