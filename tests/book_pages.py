@@ -665,6 +665,26 @@ _SIDEWAYS_JS = (
       break;
     }
   }
+  // A table wider than its box scrolls; its first column must stay in
+  // view when it is scrolled to the end.
+  for (const box of article.querySelectorAll(
+      ".pst-scrollable-table-container")) {
+    if (box.scrollWidth <= box.clientWidth + SLACK) continue;
+    const first = box.querySelector("tr > :first-child");
+    if (!first) continue;
+    const before = box.scrollLeft;
+    box.scrollLeft = box.scrollWidth;
+    const left = first.getBoundingClientRect().left;
+    const edge = box.getBoundingClientRect().left + box.clientLeft;
+    box.scrollLeft = before;
+    if (left < edge - SLACK)
+      problems.push({
+        kind: "key", element: "table", text: snippet(first),
+        where: placeOf(box),
+        detail: `scrolled to its end, the first column starts at `
+          + `${Math.round(left)} px, left of the table's box at `
+          + `${Math.round(edge)} px`});
+  }
   const page = document.documentElement.scrollWidth;
   const screen = window.innerWidth;
   if (page <= screen) return problems;
@@ -689,6 +709,7 @@ _FIT_KINDS = {
     "page": "the page scrolls sideways",
     "wide": "wider than the screen",
     "marker": "a list marker is cut off",
+    "key": "a table's first column scrolls out of view",
 }
 
 
@@ -725,7 +746,8 @@ def check_fit(
     article column or is cut off by a box that clips it, except inside an
     element that scrolls by design (a table's wrapper); the page does not
     scroll sideways. At 390 px (``PHONE``) the page does not scroll
-    sideways, and no list marker is cut off by a box that clips. Each
+    sideways, no list marker is cut off by a box that clips, and a table
+    that scrolls keeps its first column in view. Each
     problem names the page, the element (tag and classes, a snippet of its
     text or TeX source) and the widths. ``prepare(page)``,
     if given, runs on the open page before it is measured (the tests break

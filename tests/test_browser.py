@@ -227,6 +227,11 @@ FIT_VARIANTS = {
     '<table class="table"><tr>'
     + '<td style="white-space: nowrap">a wide table cell</td>' * 12
     + "</tr></table></div>",
+    # The same table with its first column's stickiness undone.
+    "table_without_key": '<div class="pst-scrollable-table-container">'
+    '<table class="table"><tr><td style="position: static">the key</td>'
+    + '<td style="white-space: nowrap">a wide table cell</td>' * 12
+    + "</tr></table></div>",
 }
 DIAGRAM_VARIANTS = {
     "diagram_shown": f'<img src="images/{DIAGRAM}" alt="Encoder and decoder">',
@@ -502,6 +507,14 @@ FIT_BREAKS = [
     ),
     # A wide table scrolls inside its wrapper, by design: no problem.
     ("wide_table", []),
+    (
+        "table_without_key",
+        [
+            r"at 390x844, a table's first column scrolls out of view: table "
+            r"'the key' \(in .+\): scrolled to its end, the first column "
+            r"starts at -?\d+ px, left of the table's box at \d+ px$",
+        ],
+    ),
 ]
 
 
