@@ -8,6 +8,7 @@ import pkgutil
 import re
 from types import ModuleType
 
+import pytest
 from book_pages import (
     ROOT,
     book_config,
@@ -18,12 +19,13 @@ from book_pages import (
 
 import vaecourse
 
-# How book/api.md asks autodoc for a module's reference.
+# How the API pages (book/api/*.md) ask autodoc for a module's reference.
 AUTOMODULE = re.compile(r"^\.\. automodule:: ([\w.]+)\s*$", flags=re.M)
+API_PAGES = sorted((ROOT / "book" / "api").glob("*.md"))
 
 
 def api_modules(api_source: str) -> list[str]:
-    """The modules book/api.md documents, in its order."""
+    """The modules an API page documents, in its order."""
     return AUTOMODULE.findall(api_source)
 
 
@@ -73,8 +75,12 @@ def test_book_builds_and_has_every_toc_page(built_book):
         assert page.is_file(), f"{doc} in _toc.yml has no page {page}"
 
 
-def test_api_page_lists_every_module_of_the_package():
-    documented = set(api_modules((ROOT / "book" / "api.md").read_text()))
+def test_api_pages_list_every_module_of_the_package():
+    documented = {
+        module
+        for page in API_PAGES
+        for module in api_modules(page.read_text())
+    }
     modules = {
         f"vaecourse.{info.name}"
         for info in pkgutil.iter_modules(vaecourse.__path__)
@@ -89,14 +95,22 @@ def test_api_page_lists_every_module_of_the_package():
             for name in documented
         )
     )
-    assert not undocumented, f"no automodule in book/api.md: {undocumented}"
+    assert not undocumented, f"no automodule in book/api/: {undocumented}"
 
 
-def test_api_reference_documents_every_public_name(built_book):
-    html = (built_book / "book" / "api.html").read_text()
-    modules = api_modules((ROOT / "book" / "api.md").read_text())
-    missing = missing_api_anchors(html, modules)
-    assert not missing, f"no autodoc entry on the API page for {missing}"
+@pytest.mark.parametrize("page", API_PAGES, ids=lambda page: page.stem)
+def test_api_page_documents_every_public_name_of_its_modules(built_book, page):
+    html = (built_book / "book" / "api" / f"{page.stem}.html").read_text()
+    missing = missing_api_anchors(html, api_modules(page.read_text()))
+    assert not missing, f"no autodoc entry on {page.name} for {missing}"
+
+
+def test_the_api_index_links_every_api_page_and_the_toc_lists_them():
+    index = (ROOT / "book" / "api.md").read_text()
+    docs = toc_docs()
+    for page in API_PAGES:
+        assert f"<api/{page.stem}>`" in index, page.name
+        assert f"book/api/{page.stem}" in docs, page.name
 
 
 def test_missing_api_anchors_ignores_a_name_that_is_only_referenced():
