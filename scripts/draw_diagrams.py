@@ -299,7 +299,7 @@ def elbo_gap() -> Path:
         0,
         -0.45,
         "a better $q$ moves the boundary right: the ELBO "
-        "rises and the gap shrinks;\nat $q(z) = p(z \\mid x)$ the gap "
+        "rises and the gap shrinks;\nat $q(z \\mid x) = p(z \\mid x)$ the gap "
         "is 0 and the ELBO equals $\\log p(x)$",
         ha="left",
         va="top",
