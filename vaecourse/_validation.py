@@ -459,3 +459,26 @@ def check_generator(generator: object) -> torch.Generator | None:
             "torch.Generator().manual_seed(s)"
         )
     return generator
+
+
+def check_code_matrix(name: str, codes: object) -> np.ndarray:
+    """Codes of N >= 2 examples in d >= 1 units, real and finite: ``(N, d)``
+    float64. A tensor may be on any device and carry a gradient."""
+    if isinstance(codes, torch.Tensor):
+        codes = codes.detach().cpu().numpy()
+    codes = np.asarray(codes)
+    if codes.dtype == bool or not (
+        np.issubdtype(codes.dtype, np.floating)
+        or np.issubdtype(codes.dtype, np.integer)
+    ):
+        raise TypeError(
+            f"{name} must be real numbers, got dtype {codes.dtype}"
+        )
+    if codes.ndim != 2 or len(codes) < 2 or codes.shape[1] < 1:
+        raise ValueError(
+            f"{name} must have shape (N, d) with N >= 2 and d >= 1, got "
+            f"{codes.shape}"
+        )
+    if not np.isfinite(codes).all():
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return codes.astype(np.float64)

@@ -64,6 +64,7 @@ from vaecourse import sprites
 from vaecourse._validation import (
     check_batched,
     check_bool,
+    check_code_matrix,
     check_device,
     check_finite,
     check_float_tensor,
@@ -1120,22 +1121,8 @@ def _as_array(value: object) -> np.ndarray:
 def _check_codes(
     name: str, codes: object, factors_name: str, factors: object
 ) -> tuple[np.ndarray, np.ndarray]:
-    codes = _as_array(codes)
+    codes = check_code_matrix(name, codes)
     factors = _as_array(factors)
-    real = np.issubdtype(codes.dtype, np.integer) or np.issubdtype(
-        codes.dtype, np.floating
-    )
-    if codes.dtype == bool or not real:
-        raise TypeError(
-            f"{name} must be real numbers, got dtype {codes.dtype}"
-        )
-    if codes.ndim != 2 or len(codes) < 2 or codes.shape[1] < 1:
-        raise ValueError(
-            f"{name} must have shape (N, d) with N >= 2 and d >= 1, got "
-            f"{codes.shape}"
-        )
-    if not np.isfinite(codes).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
     if factors.dtype == bool or not np.issubdtype(factors.dtype, np.integer):
         raise TypeError(
             f"{factors_name} must be integer factor indices, got dtype "
@@ -1150,7 +1137,7 @@ def _check_codes(
         )
     if (factors < 0).any() or (factors >= np.array(sizes)).any():
         raise ValueError(f"{factors_name} must be indices on the grid {sizes}")
-    return codes.astype(np.float64), factors.astype(np.int64)
+    return codes, factors.astype(np.int64)
 
 
 def _constant_factor(factors: np.ndarray, first: int) -> str | None:

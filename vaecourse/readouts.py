@@ -38,7 +38,7 @@ from typing import NamedTuple
 import numpy as np
 
 from vaecourse import sprites
-from vaecourse._validation import check_int
+from vaecourse._validation import check_code_matrix, check_int
 
 __all__ = [
     "FACTORS",
@@ -95,25 +95,6 @@ def _check_factors(name: str, factors: object, n: int | None) -> np.ndarray:
     if (factors < 0).any() or (factors >= np.array(sizes)).any():
         raise ValueError(f"{name} must be indices on the grid {sizes}")
     return factors.astype(np.int64)
-
-
-def _check_codes(name: str, codes: object) -> np.ndarray:
-    codes = np.asarray(codes)
-    if codes.dtype == bool or not (
-        np.issubdtype(codes.dtype, np.floating)
-        or np.issubdtype(codes.dtype, np.integer)
-    ):
-        raise TypeError(
-            f"{name} must be real numbers, got dtype {codes.dtype}"
-        )
-    if codes.ndim != 2 or len(codes) < 2 or codes.shape[1] < 1:
-        raise ValueError(
-            f"{name} must have shape (N, d) with N >= 2 and d >= 1, got "
-            f"{codes.shape}"
-        )
-    if not np.isfinite(codes).all():
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
-    return codes.astype(np.float64)
 
 
 def orientation_on_circle(factors: object) -> np.ndarray:
@@ -269,7 +250,7 @@ def fit_readouts(
     dict of str to UnitReadout
         One readout per name of :data:`FACTORS`.
     """
-    codes = _check_codes("codes", codes)
+    codes = check_code_matrix("codes", codes)
     factors = _check_factors("factors", factors, len(codes))
     n_bins = check_int("n_bins", n_bins, minimum=2)
     _check_varies(factors, "training set")
@@ -311,7 +292,7 @@ def score_readouts(
             "readouts must be the dict of fit_readouts, one UnitReadout per "
             f"factor of {FACTORS}"
         )
-    codes = _check_codes("codes", codes)
+    codes = check_code_matrix("codes", codes)
     factors = _check_factors("factors", factors, len(codes))
     _check_varies(factors, "scored set")
     needed = max(readout.unit for readout in readouts.values()) + 1
