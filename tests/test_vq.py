@@ -190,18 +190,18 @@ def test_codebook_term_value_and_gradient_reach_only_the_chosen_codes():
 
 
 def test_commitment_term_value_and_gradient_reach_only_the_encoder():
-    batch, dim, beta = 4, 3, 0.25
+    batch, dim, kappa = 4, 3, 0.25
     z_e = randn(batch, dim, seed=15).requires_grad_()
     codebook = torch.nn.Parameter(randn(6, dim, seed=16))
     e = quantize(nearest_codes(z_e, codebook), codebook)
-    per_example = commitment_loss(z_e, e, beta)
+    per_example = commitment_loss(z_e, e, kappa)
     hand = [
-        beta * sum((z_e[b, d] - e[b, d]).item() ** 2 for d in range(dim))
+        kappa * sum((z_e[b, d] - e[b, d]).item() ** 2 for d in range(dim))
         for b in range(batch)
     ]
     torch.testing.assert_close(per_example, torch.tensor(hand).double())
     per_example.mean().backward()
-    expected = 2 * beta / batch * (z_e - e).detach()
+    expected = 2 * kappa / batch * (z_e - e).detach()
     torch.testing.assert_close(z_e.grad, expected)
     assert codebook.grad is None
 
@@ -209,8 +209,8 @@ def test_commitment_term_value_and_gradient_reach_only_the_encoder():
 def test_quantizer_terms_come_from_the_codes_before_the_substitution():
     # The module's forward: the codebook term's gradient reaches only the
     # chosen codes with the hand-derived value, the commitment term's only
-    # the encoder output, with 2 beta (z_e - e) / B.
-    q = seeded(lambda: VectorQuantizer(16, 2, beta=0.25)).double()
+    # the encoder output, with 2 kappa (z_e - e) / B.
+    q = seeded(lambda: VectorQuantizer(16, 2, commitment_cost=0.25)).double()
     z_e = (randn(2, 2, 3, 3, seed=17) * 0.05).requires_grad_()
     out = q.train()(z_e)
     out.codebook_loss.mean().backward()
@@ -230,12 +230,13 @@ def test_quantizer_terms_come_from_the_codes_before_the_substitution():
     assert q.codebook.grad is None or (q.codebook.grad == 0).all()
 
 
-def test_beta_weighs_the_commitment_term_only():
+def test_the_commitment_cost_weighs_the_commitment_term_only():
     z_e, e = randn(2, 5, seed=18), randn(2, 5, seed=19)
     torch.testing.assert_close(
-        commitment_loss(z_e, e, beta=1.0) * 0.25, commitment_loss(z_e, e)
+        commitment_loss(z_e, e, commitment_cost=1.0) * 0.25,
+        commitment_loss(z_e, e),
     )
-    q = seeded(lambda: VectorQuantizer(4, 5, beta=3.0)).double()
+    q = seeded(lambda: VectorQuantizer(4, 5, commitment_cost=3.0)).double()
     out = q.eval()(z_e)
     e = q.codebook.detach()[out.indices]
     squares = (z_e - e).pow(2).sum(1)
@@ -383,7 +384,7 @@ def test_reseeding_raises_the_number_of_codes_used():
     data = centres.repeat(20, 1) + 0.01 * torch.randn(
         160, 2, generator=g, dtype=torch.float64
     )
-    z_e = data[:, :, None]  # (batch, D, 1): channels first
+    z_e = data[:, :, None]  # (batch, d, 1): channels first
     q = VectorQuantizer(16, 2, decay=0.5).double()
     with torch.no_grad():
         q.codebook.fill_(100.0)
@@ -932,13 +933,13 @@ BAD_INPUTS = [
     (
         lambda: nearest_codes(torch.zeros(4, 3), book),
         ValueError,
-        "z_e must have shape (..., 2), the code dimension D of the codebook "
+        "z_e must have shape (..., 2), the code dimension d of the codebook "
         "last, got (4, 3)",
     ),
     (
         lambda: nearest_codes(z2, torch.zeros(0, 2)),
         ValueError,
-        "codebook must have shape (K, D) with K >= 1 codes, got (0, 2)",
+        "codebook must have shape (K, d) with K >= 1 codes, got (0, 2)",
     ),
     (
         lambda: nearest_codes(z2.double(), book),
@@ -990,14 +991,14 @@ BAD_INPUTS = [
         "e must be finite, found inf",
     ),
     (
-        lambda: commitment_loss(z2, z2, beta=-0.1),
+        lambda: commitment_loss(z2, z2, commitment_cost=-0.1),
         ValueError,
-        "beta must be at least 0.0, got -0.1",
+        "commitment_cost must be at least 0.0, got -0.1",
     ),
     (
-        lambda: commitment_loss(z2, z2, beta="0.25"),
+        lambda: commitment_loss(z2, z2, commitment_cost="0.25"),
         TypeError,
-        "beta must be a real number, got str",
+        "commitment_cost must be a real number, got str",
     ),
     (
         lambda: VectorQuantizer(0, 2),
@@ -1010,9 +1011,9 @@ BAD_INPUTS = [
         "num_codes must be an integer, got float 2.5",
     ),
     (
-        lambda: VectorQuantizer(4, 2, beta=-1),
+        lambda: VectorQuantizer(4, 2, commitment_cost=-1),
         ValueError,
-        "beta must be at least 0.0, got -1.0",
+        "commitment_cost must be at least 0.0, got -1.0",
     ),
     (
         lambda: VectorQuantizer(4, 2, decay=1.0),
@@ -1033,18 +1034,18 @@ BAD_INPUTS = [
         lambda: quantizer(torch.zeros(2, 3, 7, 7)),
         ValueError,
         "z_e must be channels first, shape (batch, 2, H, W) or (batch, 2): "
-        "the code dimension D = 2 second, as a convolution gives it; got "
+        "the code dimension d = 2 second, as a convolution gives it; got "
         "(2, 3, 7, 7)",
     ),
     (
-        # channels last, (batch, H, W, D): refused, with the fix
+        # channels last, (batch, H, W, d): refused, with the fix
         lambda: quantizer(torch.zeros(2, 7, 7, 2)),
         ValueError,
         "got (2, 7, 7, 2); its last dimension is 2: for channels-last "
         "vectors (batch, H, W, 2) pass z_e.movedim(-1, 1)",
     ),
     (
-        # D = 7 and a 5 x 5 grid, channels last: dimension 1 is not D
+        # d = 7 and a 5 x 5 grid, channels last: dimension 1 is not d
         lambda: quantizer7(torch.zeros(2, 5, 5, 7)),
         ValueError,
         "for channels-last vectors (batch, H, W, 7) pass z_e.movedim(-1, 1)",
@@ -1358,7 +1359,7 @@ def test_a_batch_outside_0_1_updates_nothing():
 
 
 def test_a_quantizer_with_d_equal_to_h_takes_channels_first_as_given():
-    # (2, 7, 7, 7) is read as (batch, D, H, W): with D = H = 7 nothing can
+    # (2, 7, 7, 7) is read as (batch, d, H, W): with d = H = 7 nothing can
     # tell the layouts apart, and dimension 1 decides
     z_e = randn(2, 7, 7, 7, seed=40, dtype=torch.float32)
     out = quantizer7.eval()(z_e)

@@ -2,7 +2,7 @@ r"""Vector quantisation and the VQ-VAE (chapter "VQ-VAE").
 
 The VQ-VAE of van den Oord et al. (2017) replaces the Gaussian latent of a
 VAE by a grid of discrete codes. An encoder maps an image to a grid of
-vectors :math:`z_e \in \mathbb R^D`; each is replaced by the nearest of
+vectors :math:`z_e \in \mathbb R^d`; each is replaced by the nearest of
 :math:`K` code vectors :math:`e_1, \dots, e_K` (the codebook); the decoder
 sees the grid of chosen codes :math:`z_q`. This module holds:
 
@@ -20,8 +20,8 @@ sees the grid of chosen codes :math:`z_q`. This module holds:
   :func:`train_prior`.
 
 Layout. The pure functions take vectors along the **last** dimension,
-``(..., D)``. The modules take a conv layer's layout, **channels first**:
-``z_e`` of shape ``(batch, D, H, W)``, indices of shape ``(batch, H, W)``.
+``(..., d)``. The modules take a conv layer's layout, **channels first**:
+``z_e`` of shape ``(batch, d, H, W)``, indices of shape ``(batch, H, W)``.
 
 Loss convention (the course's): every term is **summed over the grid
 positions and the code dimensions** (and, for the reconstruction, over the
@@ -29,7 +29,7 @@ positions and the code dimensions** (and, for the reconstruction, over the
 functions return one number per example, shape ``(batch,)``; the model
 takes the batch mean. Sonnet and the paper's code take the *mean* over
 grid positions and dimensions instead; that divides the codebook and
-commitment terms by :math:`HWD` and changes their weight against the
+commitment terms by :math:`HWd` and changes their weight against the
 reconstruction term (the same pitfall as a KL summed against a
 reconstruction averaged).
 """
@@ -87,8 +87,9 @@ __all__ = [
     "train_prior",
 ]
 
-#: The commitment weight :math:`\beta` of van den Oord et al. (2017).
-DEFAULT_BETA = 0.25
+#: The commitment weight :math:`\kappa` (van den Oord et al.'s
+#: :math:`\kappa`, Sonnet's ``commitment_cost``).
+DEFAULT_COMMITMENT_COST = 0.25
 
 
 # --- checks ------------------------------------------------------------------
@@ -98,7 +99,7 @@ def _check_codebook(codebook: object) -> torch.Tensor:
     check_finite("codebook", codebook)
     if codebook.dim() != 2 or codebook.shape[0] < 1:
         raise ValueError(
-            "codebook must have shape (K, D) with K >= 1 codes, got "
+            "codebook must have shape (K, d) with K >= 1 codes, got "
             f"{tuple(codebook.shape)}"
         )
     return codebook
@@ -109,7 +110,7 @@ def _check_vectors(z_e: object, codebook: torch.Tensor) -> torch.Tensor:
     if z_e.dim() < 1 or z_e.shape[-1] != codebook.shape[1]:
         raise ValueError(
             f"z_e must have shape (..., {codebook.shape[1]}), the code "
-            f"dimension D of the codebook last, got {tuple(z_e.shape)}"
+            f"dimension d of the codebook last, got {tuple(z_e.shape)}"
         )
     check_same_dtype("z_e", z_e, "codebook", codebook)
     return z_e
@@ -170,14 +171,14 @@ def nearest_codes(z_e: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
 
     computed in the second form (the term :math:`\|z_e\|^2` is the same
     for every :math:`j`), which needs one matrix product instead of a
-    ``(N, K, D)`` tensor of differences. A tie goes to the smallest index.
+    ``(N, K, d)`` tensor of differences. A tie goes to the smallest index.
 
     Parameters
     ----------
     z_e : torch.Tensor
-        Vectors of shape ``(..., D)``, finite, the dtype of ``codebook``.
+        Vectors of shape ``(..., d)``, finite, the dtype of ``codebook``.
     codebook : torch.Tensor
-        Codes :math:`e_j` as rows, shape ``(K, D)``.
+        Codes :math:`e_j` as rows, shape ``(K, d)``.
 
     Returns
     -------
@@ -203,12 +204,12 @@ def quantize(indices: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     indices : torch.Tensor
         ``int64`` indices in ``[0, K)``, any shape ``S``.
     codebook : torch.Tensor
-        Shape ``(K, D)``.
+        Shape ``(K, d)``.
 
     Returns
     -------
     torch.Tensor
-        Shape ``S + (D,)``.
+        Shape ``S + (d,)``.
     """
     codebook = _check_codebook(codebook)
     indices = _check_indices(indices, codebook.shape[0])
@@ -220,10 +221,10 @@ def codebook_loss(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
 
     .. math::
 
-        L_{\text{codebook}} = \sum_{p} \sum_{d=1}^{D}
-        \left(\mathrm{sg}[z_{e}]_{p,d} - e_{p,d}\right)^2,
+        L_{\text{codebook}} = \sum_{p} \sum_{i=1}^{d}
+        \left(\mathrm{sg}[z_{e}]_{p,i} - e_{p,i}\right)^2,
 
-    summed over the grid positions :math:`p` and code dimensions :math:`d`
+    summed over the grid positions :math:`p` and code dimensions :math:`i`
     of one example; :math:`\mathrm{sg}` stops the gradient. It moves the
     chosen codes toward the encoder outputs and nothing else: its gradient
     with respect to ``e`` is :math:`2(e - z_e)`, with respect to ``z_e``
@@ -252,19 +253,21 @@ def codebook_loss(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
 
 
 def commitment_loss(
-    z_e: torch.Tensor, e: torch.Tensor, beta: float = DEFAULT_BETA
+    z_e: torch.Tensor,
+    e: torch.Tensor,
+    commitment_cost: float = DEFAULT_COMMITMENT_COST,
 ) -> torch.Tensor:
-    r"""The commitment term :math:`\beta\|z_e - \mathrm{sg}[e]\|_2^2`.
+    r"""The commitment term :math:`\kappa\|z_e - \mathrm{sg}[e]\|_2^2`.
 
     .. math::
 
-        L_{\text{commit}} = \beta \sum_{p} \sum_{d=1}^{D}
-        \left(z_{e,p,d} - \mathrm{sg}[e]_{p,d}\right)^2,
+        L_{\text{commit}} = \kappa \sum_{p} \sum_{i=1}^{d}
+        \left(z_{e,p,i} - \mathrm{sg}[e]_{p,i}\right)^2,
 
     per example, summed over grid positions and code dimensions. It keeps
     the encoder's outputs close to their codes; its gradient with respect
-    to ``z_e`` is :math:`2\beta(z_e - e)`, with respect to ``e`` zero.
-    :math:`\beta = 0.25` in van den Oord et al. (2017); the weight belongs
+    to ``z_e`` is :math:`2\kappa(z_e - e)`, with respect to ``e`` zero.
+    :math:`\kappa = 0.25` in van den Oord et al. (2017); the weight belongs
     on this term, not on the codebook term.
 
     Parameters
@@ -272,18 +275,20 @@ def commitment_loss(
     z_e, e : torch.Tensor
         Encoder outputs and their codes, finite, of one shape
         ``(batch, ...)`` and one dtype (no silent promotion).
-    beta : float, default 0.25
-        :math:`\beta \ge 0`.
+    commitment_cost : float, default 0.25
+        :math:`\kappa \ge 0`.
 
     Returns
     -------
     torch.Tensor
         Shape ``(batch,)``.
     """
-    beta = check_real("beta", beta, minimum=0.0)
+    commitment_cost = check_real(
+        "commitment_cost", commitment_cost, minimum=0.0
+    )
     _check_pair(z_e, e)
     squares = (z_e - e.detach()).pow(2).reshape(e.shape[0], -1).sum(1)
-    return beta * squares
+    return commitment_cost * squares
 
 
 def straight_through(z_e: torch.Tensor, e: torch.Tensor) -> torch.Tensor:
@@ -373,7 +378,7 @@ class EMAState(NamedTuple):
     """State of the EMA codebook after one update.
 
     ``cluster_size`` :math:`N` (shape ``(K,)``), ``embed_sum`` :math:`m`
-    (``(K, D)``) and the new ``codebook`` :math:`m / \\tilde N`.
+    (``(K, d)``) and the new ``codebook`` :math:`m / \\tilde N`.
     """
 
     cluster_size: torch.Tensor
@@ -392,23 +397,23 @@ def ema_codebook_update(
     r"""One step of the EMA codebook update.
 
     The recursion of the appendix of van den Oord et al. (2017), with the
-    Laplace smoothing of Sonnet's ``VectorQuantizerEMA``. With :math:`n_j`
+    Laplace smoothing of Sonnet's ``VectorQuantizerEMA``. With :math:`b_j`
     the number of vectors of the batch assigned to code :math:`j` and
-    :math:`s_j` their sum, decay :math:`\gamma`:
+    :math:`s_j` their sum, decay :math:`\rho`:
 
     .. math::
 
-        N_j &\leftarrow \gamma N_j + (1 - \gamma)\, n_j, \qquad
-        m_j \leftarrow \gamma m_j + (1 - \gamma)\, s_j, \\
-        \tilde N_j &= \frac{N_j + \epsilon}{n + K\epsilon}\, n,
-        \quad n = \textstyle\sum_j N_j, \qquad
+        N_j &\leftarrow \rho N_j + (1 - \rho)\, b_j, \qquad
+        m_j \leftarrow \rho m_j + (1 - \rho)\, s_j, \\
+        \tilde N_j &= \frac{N_j + \eta}{S + K\eta}\, S,
+        \quad S = \textstyle\sum_j N_j, \qquad
         e_j = m_j / \tilde N_j .
 
     The Laplace smoothing :math:`\tilde N` keeps :math:`e_j` finite for a
     code that is never chosen (:math:`N_j \to 0`) and leaves
-    :math:`\sum_j \tilde N_j = n`. A plain EMA, with no bias correction:
+    :math:`\sum_j \tilde N_j = S`. A plain EMA, with no bias correction:
     Sonnet's ``VectorQuantizerEMA`` starts :math:`N` and :math:`m` at zero
-    and divides by :math:`1 - \gamma^t`, so its first steps differ;
+    and divides by :math:`1 - \rho^t`, so its first steps differ;
     :class:`VectorQuantizer` starts at :math:`N_j = 1`,
     :math:`m_j = e_j` instead (as ``vector-quantize-pytorch`` does), so
     that :math:`m_j / N_j` is the initial code.
@@ -418,15 +423,15 @@ def ema_codebook_update(
     cluster_size : torch.Tensor
         :math:`N`, shape ``(K,)``.
     embed_sum : torch.Tensor
-        :math:`m`, shape ``(K, D)``.
+        :math:`m`, shape ``(K, d)``.
     z_e : torch.Tensor
-        The batch's encoder outputs, shape ``(N, D)`` (detached here).
+        The batch's encoder outputs, shape ``(N, d)`` (detached here).
     indices : torch.Tensor
         Their codes, ``int64`` of shape ``(N,)``.
     decay : float, default 0.99
-        :math:`\gamma \in (0, 1)`.
+        :math:`\rho \in (0, 1)`.
     eps : float, default 1e-5
-        :math:`\epsilon > 0`.
+        :math:`\eta > 0`.
 
     Returns
     -------
@@ -437,7 +442,7 @@ def ema_codebook_update(
     ------
     ValueError
         If a tensor is not finite, a count :math:`N_j` is negative (then
-        :math:`n` can be 0 or negative and the codes :math:`\pm\infty`),
+        :math:`S` can be 0 or negative and the codes :math:`\pm\infty`),
         or a shape does not fit.
     TypeError
         If the three tensors do not share one floating dtype.
@@ -490,7 +495,7 @@ def _check_codebook_like(name: str, value: object) -> torch.Tensor:
     check_finite(name, value)
     if value.dim() != 2 or value.shape[0] < 1:
         raise ValueError(
-            f"{name} must have shape (K, D) with K >= 1, got "
+            f"{name} must have shape (K, d) with K >= 1, got "
             f"{tuple(value.shape)}"
         )
     return value
@@ -518,10 +523,10 @@ class VQOutput(NamedTuple):
 
 
 class VectorQuantizer(nn.Module):
-    r"""A codebook of :math:`K` vectors of dimension :math:`D`.
+    r"""A codebook of :math:`K` vectors of dimension :math:`d`.
 
     ``forward(z_e)`` takes encoder outputs channels first,
-    ``(batch, D, ...)`` (a ``(batch, D, H, W)`` grid, or ``(batch, D)``),
+    ``(batch, d, ...)`` (a ``(batch, d, H, W)`` grid, or ``(batch, d)``),
     finds each vector's nearest code (:func:`nearest_codes`), and returns
     the straight-through :math:`z_q` (:func:`straight_through`) with the
     codebook and commitment terms computed from the codes *before* the
@@ -533,7 +538,7 @@ class VectorQuantizer(nn.Module):
       :func:`codebook_loss`;
     - ``ema=True``: the codebook is a buffer, updated in each training
       forward pass by :func:`ema_codebook_update` (decay
-      :math:`\gamma`, Laplace smoothing :math:`\epsilon`); the codebook
+      :math:`\rho`, Laplace smoothing :math:`\eta`); the codebook
       term is dropped (returned as zeros). The update uses the indices
       chosen with the codebook before it, like Sonnet and
       ``vector-quantize-pytorch``.
@@ -553,15 +558,15 @@ class VectorQuantizer(nn.Module):
     num_codes : int
         :math:`K \ge 1`.
     code_dim : int
-        :math:`D \ge 1`.
-    beta : float, default 0.25
-        Commitment weight :math:`\beta \ge 0`.
+        :math:`d \ge 1`.
+    commitment_cost : float, default 0.25
+        Commitment weight :math:`\kappa \ge 0`.
     ema : bool, default False
         Learn the codebook by EMA instead of its loss term.
     decay : float, default 0.99
-        :math:`\gamma \in (0, 1)`, of the EMA codebook and of the usage.
+        :math:`\rho \in (0, 1)`, of the EMA codebook and of the usage.
     eps : float, default 1e-5
-        Laplace smoothing :math:`\epsilon > 0`.
+        Laplace smoothing :math:`\eta > 0`.
     """
 
     def __init__(
@@ -569,7 +574,7 @@ class VectorQuantizer(nn.Module):
         num_codes: int,
         code_dim: int,
         *,
-        beta: float = DEFAULT_BETA,
+        commitment_cost: float = DEFAULT_COMMITMENT_COST,
         ema: bool = False,
         decay: float = 0.99,
         eps: float = 1e-5,
@@ -577,7 +582,9 @@ class VectorQuantizer(nn.Module):
         super().__init__()
         self.num_codes = check_int("num_codes", num_codes, minimum=1)
         self.code_dim = check_int("code_dim", code_dim, minimum=1)
-        self.beta = check_real("beta", beta, minimum=0.0)
+        self.commitment_cost = check_real(
+            "commitment_cost", commitment_cost, minimum=0.0
+        )
         self.ema = check_bool("ema", ema)
         self.decay = _check_decay(decay)
         self.eps = check_real("eps", eps, positive=True)
@@ -591,11 +598,11 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("embed_sum", init.clone())
 
     def _flat(self, z_e: object) -> torch.Tensor:
-        """Check ``z_e`` and return its vectors as rows, ``(N, D)``.
+        """Check ``z_e`` and return its vectors as rows, ``(N, d)``.
 
         The layout is told by the size of dimension 1, which must be
-        :math:`D`: a channels-last ``(batch, H, W, D)`` is refused unless
-        :math:`H = D`, and then nothing can tell the two layouts apart.
+        :math:`d`: a channels-last ``(batch, H, W, d)`` is refused unless
+        :math:`H = d`, and then nothing can tell the two layouts apart.
         """
         check_finite("z_e", z_e)
         d = self.code_dim
@@ -609,7 +616,7 @@ class VectorQuantizer(nn.Module):
             )
             raise ValueError(
                 f"z_e must be channels first, shape (batch, {d}, H, W) or "
-                f"(batch, {d}): the code dimension D = {d} second, as a "
+                f"(batch, {d}): the code dimension d = {d} second, as a "
                 f"convolution gives it; got {shape}{hint}"
             )
         check_batched("z_e", z_e)
@@ -617,17 +624,17 @@ class VectorQuantizer(nn.Module):
         return z_e.movedim(1, -1).reshape(-1, d)
 
     def forward(self, z_e: torch.Tensor) -> VQOutput:
-        """Quantise ``z_e`` of shape ``(batch, D, ...)``; see the class."""
+        """Quantise ``z_e`` of shape ``(batch, d, ...)``; see the class."""
         flat = self._flat(z_e)
         indices = nearest_codes(flat, self.codebook)
         grid_shape = (z_e.shape[0], *z_e.shape[2:])
-        e = quantize(indices, self.codebook)  # (N, D), grad to codebook
+        e = quantize(indices, self.codebook)  # (N, d), grad to codebook
         e = e.reshape(*grid_shape, self.code_dim).movedim(-1, 1)
         if self.ema:
             codebook_term = z_e.new_zeros(z_e.shape[0])
         else:
             codebook_term = codebook_loss(z_e, e)
-        commitment_term = commitment_loss(z_e, e, self.beta)
+        commitment_term = commitment_loss(z_e, e, self.commitment_cost)
         z_q = straight_through(z_e, e)  # after the loss terms, not before
         if self.training:
             self._update(flat, indices)
@@ -673,7 +680,7 @@ class VectorQuantizer(nn.Module):
         Parameters
         ----------
         z_e : torch.Tensor
-            Encoder outputs of a batch, ``(batch, D, ...)``.
+            Encoder outputs of a batch, ``(batch, d, ...)``.
         threshold : float
             Usage below which a code is dead, :math:`\ge 0` (0 re-seeds
             nothing).
@@ -750,7 +757,7 @@ class VQVAELoss(NamedTuple):
     ``loss = reconstruction + codebook + commitment``, each summed over
     pixels (or grid positions and code dimensions) and averaged over the
     batch; ``perplexity`` and ``codes_used`` of the batch; ``indices`` of
-    shape ``(batch, 7, 7)``; ``z_e``, the encoder outputs ``(batch, D, 7,
+    shape ``(batch, 7, 7)``; ``z_e``, the encoder outputs ``(batch, d, 7,
     7)``, detached (for :meth:`VectorQuantizer.reseed_dead_codes`).
     """
 
@@ -770,7 +777,7 @@ class VQVAE(nn.Module):
     Encoder: a 4 x 4 convolution of stride 2 to ``hidden // 2`` channels
     (14 x 14), ReLU, another to ``hidden`` (7 x 7), ReLU, a 3 x 3
     convolution, ``n_blocks`` :class:`ResidualBlock`, ReLU, and a 1 x 1
-    convolution to ``code_dim``: :math:`z_e` of shape ``(batch, D, 7,
+    convolution to ``code_dim``: :math:`z_e` of shape ``(batch, d, 7,
     7)``. A :class:`VectorQuantizer` gives :math:`z_q`. Decoder: a 3 x 3
     convolution to ``hidden``, ``n_blocks`` residual blocks (distinct from
     the encoder's), ReLU, and two transposed 4 x 4 convolutions of stride
@@ -786,12 +793,12 @@ class VQVAE(nn.Module):
     num_codes : int, default 64
         :math:`K`.
     code_dim : int, default 16
-        :math:`D`.
+        :math:`d`.
     hidden : int, default 32
         Channels of the 7 x 7 layers (even, >= 2).
     n_blocks : int, default 2
         Residual blocks in the encoder and in the decoder.
-    beta : float, default 0.25
+    commitment_cost : float, default 0.25
         Commitment weight.
     ema : bool, default True
         EMA codebook (True) or codebook loss (False).
@@ -810,7 +817,7 @@ class VQVAE(nn.Module):
         *,
         hidden: int = 32,
         n_blocks: int = 2,
-        beta: float = DEFAULT_BETA,
+        commitment_cost: float = DEFAULT_COMMITMENT_COST,
         ema: bool = True,
         decay: float = 0.99,
     ) -> None:
@@ -820,7 +827,11 @@ class VQVAE(nn.Module):
             raise ValueError(f"hidden must be even, got {hidden}")
         n_blocks = check_int("n_blocks", n_blocks, minimum=0)
         self.quantizer = VectorQuantizer(
-            num_codes, code_dim, beta=beta, ema=ema, decay=decay
+            num_codes,
+            code_dim,
+            commitment_cost=commitment_cost,
+            ema=ema,
+            decay=decay,
         )
         # the checked values (an int, whatever integer type was given)
         self.num_codes = num_codes = self.quantizer.num_codes
@@ -869,7 +880,7 @@ class VQVAE(nn.Module):
         return x.reshape(x.shape[0], 1, 28, 28)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """:math:`z_e(x)`, shape ``(batch, D, 7, 7)``."""
+        """:math:`z_e(x)`, shape ``(batch, d, 7, 7)``."""
         return self.encoder(self._images(x))
 
     def decode(self, z_q: torch.Tensor) -> torch.Tensor:
@@ -901,12 +912,12 @@ class VQVAE(nn.Module):
         .. math::
 
             L = \frac1B \sum_{b=1}^{B} \Big[-\log p(x_b \mid z_q(x_b))
-            + \|\mathrm{sg}[z_e] - e\|^2 + \beta\|z_e - \mathrm{sg}[e]\|^2
+            + \|\mathrm{sg}[z_e] - e\|^2 + \kappa\|z_e - \mathrm{sg}[e]\|^2
             \Big],
 
         the reconstruction term summed over the 784 pixels (binary
         cross-entropy with logits), the codebook and commitment terms
-        summed over the 49 positions and :math:`D` dimensions; the
+        summed over the 49 positions and :math:`d` dimensions; the
         codebook term is 0 with the EMA codebook. In training mode the
         forward pass updates the usage (and the EMA codebook).
 
@@ -1088,7 +1099,7 @@ def _causal_mask(kernel_size: int, mask_type: str) -> torch.Tensor:
 
 
 class PixelCNNPrior(nn.Module):
-    r"""An autoregressive prior :math:`p(k) = \prod_i p(k_i \mid k_{<i})`
+    r"""An autoregressive prior :math:`p(c) = \prod_i p(c_i \mid c_{<i})`
     over a grid of codes, in raster order (row by row, left to right).
 
     Each code is embedded (:math:`K \to` ``embed_dim``); a type-A
@@ -1160,7 +1171,7 @@ class PixelCNNPrior(nn.Module):
         return self.logits_from_embedded(h)
 
     def nll(self, indices: torch.Tensor) -> torch.Tensor:
-        r""":math:`-\log p(k) = -\sum_i \log p(k_i \mid k_{<i})`, in nats.
+        r""":math:`-\log p(c) = -\sum_i \log p(c_i \mid c_{<i})`, in nats.
 
         Summed over the :math:`G^2` positions, one number per grid: shape
         ``(batch,)``.
@@ -1181,11 +1192,11 @@ class PixelCNNPrior(nn.Module):
 
         .. math::
 
-            k_{r,c} \sim \operatorname{softmax}\big(
-            \ell_{\cdot, r, c}(k_{<(r, c)})\big),
-            \quad r, c = 0, \dots, G - 1,
+            c_{r,s} \sim \operatorname{softmax}\big(
+            \ell_{\cdot, r, s}(c_{<(r, s)})\big),
+            \quad r, s = 0, \dots, G - 1,
 
-        the logits :math:`\ell` of row :math:`r` and column :math:`c`.
+        the logits :math:`\ell` of row :math:`r` and column :math:`s`.
         ``generator`` must be on the prior's device.
         """
         n = check_int("n", n, minimum=1)
@@ -1219,24 +1230,24 @@ def negative_elbo(
     r"""The negative ELBO of each image, in nats, as the VQ-VAE paper has it.
 
     The posterior :math:`q(z \mid x)` is deterministic, one-hot on the
-    code grid :math:`k(x)` of the encoder, so
+    code grid :math:`c(x)` of the encoder, so
 
     .. math::
 
         \mathrm{KL}\big(q(z \mid x) \,\|\, p(z)\big)
         = \sum_z q(z \mid x) \log \frac{q(z \mid x)}{p(z)}
-        = -\log p\big(k(x)\big),
+        = -\log p\big(c(x)\big),
 
     and
 
     .. math::
 
         -\mathrm{ELBO}(x) = -\log p\big(x \mid z_q(x)\big)
-        - \log p\big(k(x)\big) \;\ge\; -\log p(x).
+        - \log p\big(c(x)\big) \;\ge\; -\log p(x).
 
-    With a uniform prior (``prior=None``), :math:`-\log p(k) = 49 \log K`:
+    With a uniform prior (``prior=None``), :math:`-\log p(c) = 49 \log K`:
     the constant KL of :math:`\log K` per latent of the paper. With a
-    :class:`PixelCNNPrior`, :math:`-\log p(k)` is its
+    :class:`PixelCNNPrior`, :math:`-\log p(c)` is its
     :meth:`PixelCNNPrior.nll`. The
     reconstruction term is the Bernoulli NLL summed over the 784 pixels.
     The model (and prior) are evaluated without updating anything.
@@ -1383,7 +1394,7 @@ def train_vq_vae(
     .. math::
 
         L = \frac1B \sum_{b=1}^{B} \Big[-\log p(x_b \mid z_q(x_b))
-        + \|\mathrm{sg}[z_e] - e\|^2 + \beta\|z_e - \mathrm{sg}[e]\|^2
+        + \|\mathrm{sg}[z_e] - e\|^2 + \kappa\|z_e - \mathrm{sg}[e]\|^2
         \Big],
 
     in :func:`vaecourse.loop.train_loop`, called once per epoch: every
@@ -1417,7 +1428,7 @@ def train_vq_vae(
         Usage EMA (vectors per batch) below which a code is dead; ``None``
         (the default) re-seeds nothing. 1.0 re-seeds a fresh code that
         was not chosen in its first step (:math:`N_j` falls from 1 to
-        :math:`\gamma`), and a code whose EMA usage falls below one vector
+        :math:`\rho`), and a code whose EMA usage falls below one vector
         per batch.
     test_images : torch.Tensor, optional
         Evaluated after each epoch (reconstruction NLL, nats per image).
@@ -1559,7 +1570,7 @@ def train_prior(
     .. math::
 
         L = -\frac1B \sum_{b=1}^{B} \sum_{i=1}^{G^2}
-        \log p\big(k_{b,i} \mid k_{b,<i}\big),
+        \log p\big(c_{b,i} \mid c_{b,<i}\big),
 
     in :func:`vaecourse.loop.train_loop`, called once per epoch (terms and
     gradients tested for finiteness before they are used). Batches as in
