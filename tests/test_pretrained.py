@@ -496,6 +496,88 @@ def test_a_long_sprites_run_reads_the_pre_drawn_grid(monkeypatch, tmp_path):
     )
 
 
+def test_a_recipe_resumes_from_its_checkpoint_and_the_command_removes_it(
+    tmp_path, monkeypatch
+):
+    # A shipped-length run of 4 steps, stopped after its checkpoint at
+    # step 2 and run again, writes the same file as one that never
+    # stopped, byte for byte; the checkpoint is gone once the files are
+    # written.
+    import dataclasses
+
+    from vaecourse import beta_vae, sprites
+    from vaecourse.pretrained import recipes
+
+    class SpyGrid(sprites.ReducedGrid):
+        """The whole grid, drawn instead of read (no 755 MB in a test)."""
+
+        def __init__(self, path=None, *, build=False):
+            self.sha256 = "spy"
+
+        def __len__(self):
+            return sprites.N_IMAGES
+
+        def images(self, indices):
+            return sprites.reduced_images(sprites.index_to_factors(indices))
+
+    monkeypatch.setattr(sprites, "ReducedGrid", SpyGrid)
+    monkeypatch.setattr(recipes, "_CHECKPOINT_EVERY", 2)
+    monkeypatch.setattr(
+        recipes,
+        "_SPRITES_SETTINGS",
+        {"batch_size": 8, "lr": 5e-4, "log_every": 1},
+    )
+    fit = recipes._sprites_fit("sprites_beta4", 4, beta=4.0, units_every=2)
+    monkeypatch.setitem(
+        recipes.RECIPES,
+        "sprites_beta4",
+        dataclasses.replace(
+            recipes.RECIPES["sprites_beta4"], fit=fit, length=4
+        ),
+    )
+    tiny = {
+        "beta_vae": {"batch_size": 4, "n_train": 20, "n_eval": 10},
+        "factor_vae": {
+            "batch_size": 4,
+            "n_train": 20,
+            "n_eval": 10,
+            "n_variance": 100,
+        },
+        "mig": {"n_points": 100},
+    }
+    monkeypatch.setattr(beta_vae, "RECORD_METRIC_SIZES", tiny)
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    assert (
+        pretrained.main(["train", "sprites_beta4", "--out", str(whole)]) == 0
+    )
+    assert not (whole / "sprites_beta4.checkpoint.safetensors").exists()
+
+    real, calls = beta_vae.beta_vae_objective, []
+
+    def stops_at_the_third_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(
+        beta_vae, "beta_vae_objective", stops_at_the_third_step
+    )
+    with pytest.raises(KeyboardInterrupt):
+        pretrained.main(["train", "sprites_beta4", "--out", str(stopped)])
+    assert (stopped / "sprites_beta4.checkpoint.safetensors").exists()
+    monkeypatch.setattr(beta_vae, "beta_vae_objective", real)
+    assert (
+        pretrained.main(["train", "sprites_beta4", "--out", str(stopped)]) == 0
+    )
+    assert not (stopped / "sprites_beta4.checkpoint.safetensors").exists()
+    a = pretrained.record("sprites_beta4", whole)
+    b = pretrained.record("sprites_beta4", stopped)
+    assert a["curves"] == b["curves"]
+    assert a["sha256"] == b["sha256"]
+    assert b["started_at_steps"] == [0, 2]
+
+
 def test_the_same_weights_always_give_the_same_file(tmp_path):
     # safetensors writes its metadata map in an order that can change from
     # one write to the next: with more than one entry the bytes would.

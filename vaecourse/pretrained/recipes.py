@@ -88,6 +88,61 @@ def _cpu_copy(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model).cpu().eval()
 
 
+# --- long runs on the sprites (chapters 9 and 11) ---------------------------
+
+# A long run writes a checkpoint this often and goes on from it when it is
+# started again (the command removes it once the files are written).
+_CHECKPOINT_EVERY = 5_000
+# From this many steps a run reads its batches from the pre-drawn grid:
+# building it then costs a few per cent of the run.
+_GRID_FROM_STEPS = 20_000
+
+
+def _long_run(
+    name: str, steps: int, length: int, directory: str | Path | None
+) -> tuple[object, Path | None]:
+    """The pre-drawn grid and the checkpoint of a run on the sprites.
+
+    A long run reads its batches from the grid (built once in the cache
+    folder, a minute or two): the same bits as drawing them, faster. A
+    short trial or test run draws them. The shipped run (``steps ==
+    length``) keeps a checkpoint beside its files: stopped, it goes on from
+    there when the same command is run again.
+    """
+    from vaecourse import sprites
+
+    grid = None
+    if steps >= _GRID_FROM_STEPS or steps == length:
+        grid = sprites.ReducedGrid(build=True)
+    checkpoint = None
+    if steps == length and directory is not None:
+        checkpoint = Path(directory) / f"{name}.checkpoint.safetensors"
+    return grid, checkpoint
+
+
+def _training_time(checkpoint: Path | None) -> dict:
+    """The wall time over every process of a checkpointed run, and starts."""
+    from vaecourse import loop
+
+    if checkpoint is None:
+        return {}
+    state = loop.checkpoint_state(checkpoint)
+    return {
+        "training_wall_time_s": round(state["wall_s"], 1),
+        "started_at_steps": state["starts"],
+    }
+
+
+def _batches(grid, drawn_by: str) -> str:
+    """Where a run's batches came from, for its record."""
+    if grid is None:
+        return f"drawn at each step ({drawn_by})"
+    return (
+        "read from the pre-drawn grid (vaecourse.sprites.ReducedGrid, "
+        f"sha256 {grid.sha256})"
+    )
+
+
 def _mnist_binarized():
     from vaecourse import data
 
@@ -178,35 +233,61 @@ def _fit_vae(
 # --- chapter 9's beta-VAEs on the sprites -----------------------------------
 
 _SPRITES_SEED = 0
-_SPRITES_STEPS = 15_000
+_SPRITES_STEPS = 100_000
+_CAPACITY_STEPS = 120_000
 _SPRITES_SETTINGS = {"batch_size": 64, "lr": 5e-4, "log_every": 250}
-# From this many steps a run reads its batches from the pre-drawn grid:
-# building it then costs a few per cent of the run.
-_GRID_FROM_STEPS = 20_000
+# Each unit's KL and information I(x; z_j) are recorded this often.
+_UNITS_EVERY = 1_000
 _SPRITES_EVALUATION_SET = (
     "vaecourse.beta_vae.evaluation_classes(): 2,000 sprites drawn uniformly "
     "from the grid (seed 1,000,003), 32x32; negative ELBO (beta = 1) with "
     "one z per image, evaluate_beta_vae(seed=0)"
 )
+# Burgess et al. use gamma = 1000 on 64 x 64 images. The reconstruction
+# term is a sum over pixels, so on the course's 32 x 32 images (a quarter
+# of the pixels) the same balance between the two terms is gamma = 250.
+# Unscaled, gamma = 1000 collapses the encoder before C has grown
+# (chapter "β-VAE" and the appendix "How the shipped models were made").
+_CAPACITY = (25.0, 100_000, 1000.0 * 32**2 / 64**2)
 _SPRITES_MODELS = [
     (
         "sprites_beta1",
         "ConvVAE(32), 10 latents, beta = 1 (a plain VAE) on 32x32 sprites, "
-        "15,000 steps of 64, Adam lr 5e-4",
+        "100,000 steps of 64, Adam lr 5e-4",
         {"beta": 1.0},
+        _SPRITES_STEPS,
     ),
     (
         "sprites_beta4",
-        "ConvVAE(32), 10 latents, beta = 4 on 32x32 sprites, 15,000 steps "
+        "ConvVAE(32), 10 latents, beta = 4 on 32x32 sprites, 100,000 steps "
         "of 64, Adam lr 5e-4",
         {"beta": 4.0},
+        _SPRITES_STEPS,
+    ),
+    (
+        "sprites_beta16",
+        "ConvVAE(32), 10 latents, beta = 16 on 32x32 sprites, 100,000 steps "
+        "of 64, Adam lr 5e-4",
+        {"beta": 16.0},
+        _SPRITES_STEPS,
     ),
     (
         "sprites_capacity",
         "ConvVAE(32), 10 latents, capacity objective (C from 0 to 25 nats "
-        "over 10,000 steps, gamma 1000) on 32x32 sprites, 15,000 steps of "
-        "64, Adam lr 5e-4",
-        {"capacity": (25.0, 10_000, 1000.0)},
+        "over 100,000 steps, gamma 250: Burgess et al.'s 1000 scaled to a "
+        "quarter of the pixels) on 32x32 sprites, 120,000 steps of 64, "
+        "Adam lr 5e-4",
+        {"capacity": _CAPACITY},
+        _CAPACITY_STEPS,
+    ),
+    (
+        "sprites_capacity_unscaled",
+        "ConvVAE(32), 10 latents, capacity objective with Burgess et al.'s "
+        "gamma = 1000 not scaled to 32x32 images (C from 0 to 25 nats over "
+        "100,000 steps) on 32x32 sprites, 5,000 steps of 64, Adam lr 5e-4: "
+        "the collapse that scaling gamma avoids",
+        {"capacity": (25.0, 100_000, 1000.0), "units_every": 250},
+        5_000,
     ),
 ]
 
@@ -216,7 +297,7 @@ def _build_sprites_vae():
     from vaecourse.models import ConvVAE
     from vaecourse.train import set_seed
 
-    set_seed(_SPRITES_SEED)  # the initial weights: the same for all three
+    set_seed(_SPRITES_SEED)  # the initial weights: the same for all
     return ConvVAE(image_size=IMAGE_SIZE, latent_dim=10)
 
 
@@ -226,19 +307,35 @@ def _evaluate_sprites_vae(model, directory=None) -> float:
     return evaluate_beta_vae(model, seed=0).loss.item()
 
 
-def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
-    """The ``fit`` of a sprites recipe: the beta or capacity objective."""
+def _sprites_fit(
+    name: str,
+    length: int,
+    beta: float = 1.0,
+    capacity: tuple | None = None,
+    units_every: int | None = _UNITS_EVERY,
+    metric_sizes: dict | None = None,
+):
+    """The ``fit`` of a sprites recipe: the beta or capacity objective.
 
-    def fit(model, steps: int, device: str, iw_k: int, iw_images: int, **_):
-        from vaecourse import beta_vae, sprites
+    The record's metrics are at ``metric_sizes``
+    (:data:`vaecourse.beta_vae.RECORD_METRIC_SIZES` by default); a
+    shortened run (a test, a trial) scores at the chapter's sizes.
+    """
+
+    def fit(
+        model,
+        steps: int,
+        device: str,
+        iw_k: int,
+        iw_images: int,
+        directory=None,
+    ):
+        from vaecourse import beta_vae
 
         schedule = None if capacity is None else beta_vae.Capacity(*capacity)
-        # A long run reads its batches from the pre-drawn grid (built once
-        # in the cache folder, a minute or two): the same bits as drawing
-        # them, faster. A short run (a test, a trial) draws them.
-        grid = None
-        if steps >= _GRID_FROM_STEPS:
-            grid = sprites.ReducedGrid(build=True)
+        # The grid also serves a shipped run's scoring, whose millions of
+        # metric images would not fit in memory if drawn and kept.
+        grid, checkpoint = _long_run(name, steps, length, directory)
         curves = beta_vae.train_beta_vae(
             model,
             steps=steps,
@@ -247,20 +344,24 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
             seed=_SPRITES_SEED,
             device=device,
             grid=grid,
+            units_every=units_every,
+            checkpoint=checkpoint,
+            checkpoint_every=_CHECKPOINT_EVERY,
             **_SPRITES_SETTINGS,
         )
         # Evaluated on the CPU, on a copy: the model stays where it was
         # trained (the command checks it), the numbers do not depend on it.
         trained = _cpu_copy(model)
         terms = beta_vae.evaluate_beta_vae(trained, seed=0)
-        # A shortened run (a test, a trial) scores at the chapter's sizes.
-        sizes = (
-            beta_vae.RECORD_METRIC_SIZES
-            if steps == _SPRITES_STEPS
-            else beta_vae.CHAPTER_METRIC_SIZES
-        )
-        scores = beta_vae.disentanglement_scores({"model": trained}, sizes)
-        scores = scores["model"]
+        if steps != length:
+            sizes = beta_vae.CHAPTER_METRIC_SIZES
+        elif metric_sizes is None:
+            sizes = beta_vae.RECORD_METRIC_SIZES
+        else:
+            sizes = metric_sizes
+        scores = beta_vae.disentanglement_scores(
+            {"model": trained}, sizes, grid=grid
+        )["model"]
         return {
             "objective": (
                 {"beta": beta}
@@ -268,12 +369,8 @@ def _sprites_fit(beta: float = 1.0, capacity: tuple | None = None):
                 else {"capacity": schedule._asdict()}
             ),
             "settings": _SPRITES_SETTINGS,
-            "batches": (
-                "drawn at each step (vaecourse.sprites.reduced_images)"
-                if grid is None
-                else "read from the pre-drawn grid (vaecourse.sprites."
-                f"ReducedGrid, sha256 {grid.sha256})"
-            ),
+            "batches": _batches(grid, "vaecourse.sprites.reduced_images"),
+            **_training_time(checkpoint),
             "curves": curves.columns(),
             "final": {
                 "evaluation_loss": terms.loss.item(),
@@ -561,14 +658,14 @@ RECIPES: dict[str, Recipe] = {
         name: Recipe(
             description=description,
             build=_build_sprites_vae,
-            fit=_sprites_fit(**settings),
+            fit=_sprites_fit(name, length, **settings),
             evaluate=_evaluate_sprites_vae,
             evaluation_set=_SPRITES_EVALUATION_SET,
-            length=_SPRITES_STEPS,
+            length=length,
             unit="steps",
             seed=_SPRITES_SEED,
         )
-        for name, description, settings in _SPRITES_MODELS
+        for name, description, settings, length in _SPRITES_MODELS
     },
     "mnist_vqvae": Recipe(
         description=(
