@@ -6,8 +6,12 @@ Usage (from the repository root)::
 
 The diagrams are pictures of ideas, not of data, so they are drawn here with
 matplotlib's patches rather than in the chapters. Each chapter shows its
-diagram with a MyST ``figure`` directive that gives the alt text. Rerun this
-script after changing a diagram and commit the PNG files.
+diagram with a MyST ``figure`` directive that gives the alt text and the
+width to show it at: half the PNG's width, since the diagrams follow the
+figure rule of ``vaecourse.plotting`` (twice the resolution they are shown
+at, no wider than the column, no text below 9 pt; tested in
+``tests/test_book_structure.py``). Rerun this script after changing a
+diagram, commit the PNG files, and update the widths the chapters give.
 
 - ``autoencoder_bottleneck.png`` (chapter 1): encoder, code, decoder.
 - ``reparameterization_graph.png`` (chapter 4): the VAE's computation graph
@@ -22,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -33,9 +38,11 @@ from matplotlib.patches import (  # noqa: E402
     RegularPolygon,
 )
 
+from vaecourse.plotting import SCREEN_DPI  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "book" / "images"
-DPI = 150
+DPI = 2 * SCREEN_DPI  # shown at half the PNG's size: twice the resolution
 # PNG metadata without the matplotlib version, so a rerun with another
 # version rewrites a file only when the picture changed.
 METADATA = {"Software": None}
@@ -70,7 +77,7 @@ def _save(fig, name: str) -> Path:
     return path
 
 
-def autoencoder_bottleneck() -> Path:
+def autoencoder_bottleneck() -> Figure:
     """Input x (n numbers), encoder, code z (m < n numbers), decoder, x_hat."""
     fig, ax = plt.subplots(figsize=(7.0, 2.8))
     ax.set_xlim(0, 10)
@@ -141,7 +148,7 @@ def autoencoder_bottleneck() -> Path:
         ha="center",
         fontsize=10,
     )
-    return _save(fig, "autoencoder_bottleneck.png")
+    return fig
 
 
 def _node(ax, xy, kind, label, colour):
@@ -158,9 +165,9 @@ def _node(ax, xy, kind, label, colour):
     ax.text(*xy, label, ha="center", va="center", fontsize=12)
 
 
-def reparameterization_graph() -> Path:
+def reparameterization_graph() -> Figure:
     """Before: z is sampled, no gradient passes. After: noise is an input."""
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(7.1, 3.4))
     for ax, title in zip(
         axes,
         [
@@ -171,6 +178,7 @@ def reparameterization_graph() -> Path:
     ):
         ax.set_xlim(0, 6)
         ax.set_ylim(0, 6.2)
+        ax.set_aspect("equal")  # circles stay round
         ax.axis("off")
         ax.set_title(title, fontsize=12)
 
@@ -252,10 +260,10 @@ def reparameterization_graph() -> Path:
         ha="center",
         fontsize=9.5,
     )
-    return _save(fig, "reparameterization_graph.png")
+    return fig
 
 
-def elbo_gap() -> Path:
+def elbo_gap() -> Figure:
     """Bar of length log p(x): the ELBO, then the KL gap to the posterior."""
     fig, ax = plt.subplots(figsize=(7.0, 2.2))
     elbo, kl = 7.0, 2.0
@@ -309,13 +317,21 @@ def elbo_gap() -> Path:
     ax.set_xlim(-0.1, elbo + kl + 0.1)
     ax.set_ylim(-0.9, 1.0)
     ax.axis("off")
-    return _save(fig, "elbo_gap.png")
+    return fig
+
+
+# Each diagram's file and the function that draws it.
+DIAGRAMS = {
+    "autoencoder_bottleneck.png": autoencoder_bottleneck,
+    "reparameterization_graph.png": reparameterization_graph,
+    "elbo_gap.png": elbo_gap,
+}
 
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for draw in (autoencoder_bottleneck, reparameterization_graph, elbo_gap):
-        print(draw().relative_to(ROOT))
+    for name, draw in DIAGRAMS.items():
+        print(_save(draw(), name).relative_to(ROOT))
 
 
 if __name__ == "__main__":

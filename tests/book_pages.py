@@ -610,6 +610,12 @@ _FIT_JS = (
       add("image", img, img.getAttribute("src"),
           `${px(box.width)} px wide in ${px(room)} px, right edge at `
           + `${px(box.right)} px, the column ends at ${column} px`);
+    // A notebook's figure is drawn for the width it asks for (the figure
+    // rule of vaecourse.plotting): shown smaller, its text shrinks.
+    const wanted = parseFloat(img.getAttribute("width"));
+    if (img.closest(".cell_output") && wanted && box.width < wanted - SLACK)
+      add("scaled", img, img.getAttribute("src"),
+          `shown ${px(box.width)} px wide, drawn for ${wanted} px`);
   }
   // Everything else: nothing runs past the column or is cut off.
   for (const {node, right, limit, clipper} of sticksOut(article, column)) {
@@ -685,6 +691,19 @@ _SIDEWAYS_JS = (
           + `${Math.round(left)} px, left of the table's box at `
           + `${Math.round(edge)} px`});
   }
+  // An image narrowed to the screen keeps its proportions.
+  for (const img of article.querySelectorAll("img")) {
+    const box = img.getBoundingClientRect();
+    if (!box.width || !img.naturalWidth) continue;
+    const shown = box.height / box.width;
+    const drawn = img.naturalHeight / img.naturalWidth;
+    if (Math.abs(shown / drawn - 1) > 0.02)
+      problems.push({
+        kind: "distorted", element: describe(img),
+        text: img.getAttribute("src"), where: placeOf(img),
+        detail: `height/width ${shown.toFixed(2)} on the screen, `
+          + `${drawn.toFixed(2)} in the file`});
+  }
   const page = document.documentElement.scrollWidth;
   const screen = window.innerWidth;
   if (page <= screen) return problems;
@@ -704,6 +723,8 @@ _FIT_KINDS = {
     "code": "a code line does not fit its box",
     "display": "a display is wider than its column",
     "image": "an image is wider than its column",
+    "scaled": "a figure is shown smaller than it is drawn",
+    "distorted": "an image is distorted",
     "column": "an element runs past the column",
     "cut": "an element is cut off",
     "page": "the page scrolls sideways",
@@ -745,9 +766,11 @@ def check_fit(
     image fits its block and the column; no element ends right of the
     article column or is cut off by a box that clips it, except inside an
     element that scrolls by design (a table's wrapper); the page does not
-    scroll sideways. At 390 px (``PHONE``) the page does not scroll
-    sideways, no list marker is cut off by a box that clips, and a table
-    that scrolls keeps its first column in view. Each
+    scroll sideways; a notebook's figure is shown at the width it was
+    drawn for. At 390 px (``PHONE``) the page does not scroll
+    sideways, no list marker is cut off by a box that clips, a table
+    that scrolls keeps its first column in view, and no image is
+    distorted. Each
     problem names the page, the element (tag and classes, a snippet of its
     text or TeX source) and the widths. ``prepare(page)``,
     if given, runs on the open page before it is measured (the tests break

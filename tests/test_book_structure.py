@@ -6,11 +6,15 @@ last tests can prove, on a small broken book, that it finds them."""
 
 from __future__ import annotations
 
+import base64
 import re
+import sys
 import textwrap
 from collections import Counter
 from pathlib import Path
 
+import matplotlib
+import matplotlib.pyplot
 import nbformat
 import pytest
 from book_pages import (
@@ -156,6 +160,98 @@ def markup_problems(path: Path) -> list[str]:
     return problems
 
 
+# A size given in a chapter's code: fontsize=8, size="small", labelsize=7.
+SIZE_ARGUMENT = re.compile(
+    r"\b(?:font|label|title_font)size\s*=\s*(\d+(?:\.\d+)?)"
+    r"|\b(?:font|label|title_font)?size\s*=\s*"
+    r"[\"'](xx-small|x-small|small|smaller)[\"']"
+)
+
+
+def figure_rule_problems(path: Path) -> list[str]:
+    """The figure rule (vaecourse.plotting): the chapter sets the course's
+    style before its first figure and sets no rcParams or text size below
+    9 pt of its own; each stored PNG is twice the size it is shown at, and
+    shown no wider than the column."""
+    from vaecourse.plotting import COLUMN_WIDTH_PX, MIN_FONT_PT
+
+    problems = []
+    styled = False
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"{path.name}, cell {index}"
+        styled = styled or "use_course_style()" in cell.source
+        if "rcParams" in cell.source:
+            problems.append(f"{where}: sets rcParams (use the course style)")
+        for found in SIZE_ARGUMENT.finditer(cell.source):
+            number, relative = found.groups()
+            if relative or float(number) < MIN_FONT_PT:
+                problems.append(
+                    f"{where}: {found.group(0)!r}, text below "
+                    f"{MIN_FONT_PT:g} pt"
+                )
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png is None:
+                continue
+            if not styled:
+                problems.append(
+                    f"{where}: a figure before plotting.use_course_style()"
+                )
+            pixels = int.from_bytes(base64.b64decode(png)[16:20], "big")
+            shown = output.get("metadata", {}).get("image/png", {})
+            width = shown.get("width")
+            if width is None or abs(pixels - 2 * width) > 1:
+                problems.append(
+                    f"{where}: a PNG of {pixels} px shown at {width} px, "
+                    "not twice the resolution"
+                )
+            elif width > COLUMN_WIDTH_PX:
+                problems.append(
+                    f"{where}: a figure shown {width} px wide, wider than "
+                    f"the {COLUMN_WIDTH_PX} px column"
+                )
+    return problems
+
+
+# A MyST figure of a file in book/images, and the options under it.
+FIGURE_DIRECTIVE = re.compile(
+    r"^```\{figure\} (images/\S+\.png)\n((?::\w+:.*\n)*)", flags=re.M
+)
+
+
+def diagram_problems(path: Path) -> list[str]:
+    """The figure rule for the diagrams a page shows (drawn by
+    scripts/draw_diagrams.py): each is shown at a width in px, half its
+    PNG's, no wider than the column."""
+    from vaecourse.plotting import COLUMN_WIDTH_PX
+
+    problems = []
+    for text in markdown_texts(path):
+        for found in FIGURE_DIRECTIVE.finditer(text):
+            file, options = found.groups()
+            width = re.search(r"^:width: (\d+)px$", options, flags=re.M)
+            png = (path.parent / file).read_bytes()
+            pixels = int.from_bytes(png[16:20], "big")
+            if width is None:
+                problems.append(
+                    f"{path.name}: {file} has no ':width: Npx' (half its "
+                    f"{pixels} px)"
+                )
+            elif abs(pixels - 2 * int(width.group(1))) > 1:
+                problems.append(
+                    f"{path.name}: {file} is {pixels} px, shown at "
+                    f"{width.group(1)} px: not twice the resolution"
+                )
+            elif int(width.group(1)) > COLUMN_WIDTH_PX:
+                problems.append(
+                    f"{path.name}: {file} shown {width.group(1)} px wide, "
+                    f"wider than the {COLUMN_WIDTH_PX} px column"
+                )
+    return problems
+
+
 def assert_none(problems: list[str]) -> None:
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
@@ -190,6 +286,94 @@ def test_chapter_is_stored_executed_top_to_bottom(path):
 @pytest.mark.parametrize("path", notebooks(), ids=lambda path: path.name)
 def test_no_output_prints_restructuredtext(path):
     assert_none(markup_problems(path))
+
+
+@pytest.mark.parametrize("path", notebooks(), ids=lambda path: path.name)
+def test_figures_follow_the_figure_rule(path):
+    assert_none(figure_rule_problems(path))
+
+
+@pytest.mark.parametrize("path", book_sources(), ids=lambda path: path.name)
+def test_diagrams_are_shown_at_half_their_resolution(path):
+    assert_none(diagram_problems(path))
+
+
+def test_every_diagram_follows_the_figure_rule_as_drawn():
+    from vaecourse.plotting import STYLE, figure_problems
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import draw_diagrams
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    with matplotlib.pyplot.rc_context(STYLE):
+        for name, draw in draw_diagrams.DIAGRAMS.items():
+            figure = draw()
+            assert figure_problems(figure) == [], name
+            matplotlib.pyplot.close(figure)
+
+
+def png_output(width: int, shown: int | None) -> dict:
+    """A display_data output holding a blank PNG ``width`` px wide."""
+    header = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR"
+    png = header + width.to_bytes(4, "big") + (10).to_bytes(4, "big")
+    metadata = {} if shown is None else {"image/png": {"width": shown}}
+    return nbformat.v4.new_output(
+        "display_data",
+        data={"image/png": base64.b64encode(png).decode()},
+        metadata=metadata,
+    )
+
+
+def test_the_figure_rule_check_finds_each_kind_of_breach(tmp_path):
+    code = nbformat.v4.new_code_cell
+    cells = [
+        code("fig"),
+        code("from vaecourse import plotting\nplotting.use_course_style()"),
+        code('ax.legend(fontsize=8)\nax.set_title("t", fontsize="small")'),
+        code('plt.rcParams["font.size"] = 12\nf(size=3, fontsize=9)'),
+        code("fig"),
+        code("fig"),
+        code("fig"),
+    ]
+    cells[0].outputs = [png_output(800, 400)]
+    cells[4].outputs = [png_output(1600, 800)]
+    cells[5].outputs = [png_output(600, None)]
+    cells[6].outputs = [png_output(1376, 688)]
+    path = tmp_path / "figures.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    assert figure_rule_problems(path) == [
+        "figures.ipynb, cell 0: a figure before plotting.use_course_style()",
+        "figures.ipynb, cell 2: 'fontsize=8', text below 9 pt",
+        "figures.ipynb, cell 2: 'fontsize=\"small\"', text below 9 pt",
+        "figures.ipynb, cell 3: sets rcParams (use the course style)",
+        "figures.ipynb, cell 4: a figure shown 800 px wide, wider than the "
+        "688 px column",
+        "figures.ipynb, cell 5: a PNG of 600 px shown at None px, not twice "
+        "the resolution",
+    ]
+
+
+def test_the_diagram_check_finds_each_kind_of_breach(tmp_path):
+    (tmp_path / "images").mkdir()
+    header = b"\x89PNG\r\n\x1a\n" + b"\0\0\0\rIHDR"
+    for name, width in [("a", 1000), ("b", 1600)]:
+        png = header + width.to_bytes(4, "big") + (10).to_bytes(4, "big")
+        (tmp_path / "images" / f"{name}.png").write_bytes(png)
+    page = tmp_path / "page.md"
+    page.write_text(
+        "```{figure} images/a.png\n:alt: A\n:width: 500px\n\nfits\n```\n"
+        "```{figure} images/a.png\n:alt: A\n:width: 90%\n\nno px\n```\n"
+        "```{figure} images/a.png\n:width: 600px\n\nblurred\n```\n"
+        "```{figure} images/b.png\n:width: 800px\n\ntoo wide\n```\n"
+    )
+    assert diagram_problems(page) == [
+        "page.md: images/a.png has no ':width: Npx' (half its 1000 px)",
+        "page.md: images/a.png is 1000 px, shown at 600 px: not twice the "
+        "resolution",
+        "page.md: images/b.png shown 800 px wide, wider than the 688 px "
+        "column",
+    ]
 
 
 def test_the_markup_check_finds_a_docstring_in_an_output(tmp_path):

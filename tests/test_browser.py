@@ -222,6 +222,14 @@ FIT_VARIANTS = {
     # phone: its marker, drawn outside it, disappears.
     "clipped_marker": '<ul><li style="overflow-x: auto">an item whose '
     "marker is cut off</li></ul>",
+    # A figure of a cell's output drawn for 600 px, shown at 300.
+    "scaled_figure": '<div class="cell_output"><img '
+    'src="../_static/favicon.svg" alt="a figure" width="600" '
+    'style="width: 300px"></div>',
+    # An image whose height does not follow its width (an inline
+    # !important beats course.css, which keeps proportions).
+    "distorted_image": '<img src="../_static/favicon.svg" alt="squashed" '
+    'style="width: 300px; height: 100px !important">',
     # Scrolls inside its own box by design: must pass.
     "wide_table": '<div class="pst-scrollable-table-container">'
     '<table class="table"><tr>'
@@ -503,6 +511,22 @@ FIT_BREAKS = [
         [
             r"at 390x844, a list marker is cut off: li 'an item whose marker "
             r"is cut off' \(in .+\): the item has overflow-x: auto$",
+        ],
+    ),
+    (
+        "scaled_figure",
+        [
+            r"at 1280x800, a figure is shown smaller than it is drawn: img "
+            r"'../_static/favicon.svg' \(in .+\): shown 300 px wide, drawn "
+            r"for 600 px$",
+        ],
+    ),
+    (
+        "distorted_image",
+        [
+            r"at 390x844, an image is distorted: img '../_static/favicon.svg'"
+            r" \(in .+\): height/width 0.33 on the screen, \d\.\d\d in the "
+            r"file$",
         ],
     ),
     # A wide table scrolls inside its wrapper, by design: no problem.

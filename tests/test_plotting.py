@@ -18,6 +18,11 @@ from scipy.stats import norm  # noqa: E402
 
 from vaecourse.models import VAE, Autoencoder  # noqa: E402
 from vaecourse.plotting import (  # noqa: E402
+    COLUMN_WIDTH_PX,
+    MIN_FONT_PT,
+    STYLE,
+    Table,
+    figure_problems,
     image_grid,
     latent_manifold,
     latent_scatter,
@@ -27,6 +32,7 @@ from vaecourse.plotting import (  # noqa: E402
     manifold_coordinates,
     prior_samples,
     reconstruction_grid,
+    use_course_style,
 )
 from vaecourse.train import History  # noqa: E402
 
@@ -269,7 +275,7 @@ def test_loss_curves_of_a_vae_show_each_term_for_train_and_test():
         np.testing.assert_array_equal(
             test.get_ydata(), getattr(history, f"test_{term}")
         )
-        assert ax.get_ylabel() == "nats per example"
+    assert [ax.get_ylabel() for ax in fig.axes] == ["nats per example", "", ""]
 
 
 def test_loss_curves_of_an_autoencoder_without_test_data_have_one_line():
@@ -280,6 +286,152 @@ def test_loss_curves_of_an_autoencoder_without_test_data_have_one_line():
     (line,) = ax.get_lines()
     assert ax.get_title() == "reconstruction loss"
     np.testing.assert_array_equal(line.get_ydata(), [5.0, 4.0])
+
+
+# --- the figure rule -------------------------------------------------------
+
+
+# Every setting of Matplotlib that sizes text.
+TEXT_SIZES = [
+    "font.size",
+    "axes.titlesize",
+    "axes.labelsize",
+    "xtick.labelsize",
+    "ytick.labelsize",
+    "legend.fontsize",
+    "legend.title_fontsize",
+    "figure.titlesize",
+    "figure.labelsize",
+]
+
+
+def test_the_course_style_sets_every_text_size_to_at_least_9_pt():
+    with plt.rc_context():
+        use_course_style()
+        for key, value in STYLE.items():
+            assert plt.rcParams[key] == (
+                list(value) if isinstance(value, tuple) else value
+            ), key
+        sizes = {
+            key: matplotlib.font_manager.FontProperties(
+                size=plt.rcParams[key]
+            ).get_size_in_points()
+            for key in TEXT_SIZES
+        }
+        assert min(sizes.values()) >= MIN_FONT_PT, sizes
+
+
+def test_figure_problems_finds_a_figure_too_wide_and_text_too_small():
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.0, 3.0))
+        ax.plot([0, 1], label="line")
+        ax.legend()
+        assert figure_problems(fig) == []
+        ax.set_title("small", fontsize=8)
+        assert figure_problems(fig) == ["text 'small' at 8 pt, below 9 pt"]
+        fig.set_size_inches(9.0, 3.0)  # cropped to about 7.6 in
+        (wide, small) = figure_problems(fig)
+        assert wide.endswith(f"wider than the {COLUMN_WIDTH_PX} px column")
+        # the tick labels of matplotlib's own default (10 pt) pass; its
+        # "small" legend (8.33 pt) does not
+    with plt.rc_context({"legend.fontsize": "small"}):
+        fig, ax = plt.subplots(figsize=(6.0, 3.0))
+        ax.plot([0, 1], label="line")
+        ax.legend()
+        assert figure_problems(fig) == ["text 'line' at 8.33 pt, below 9 pt"]
+
+
+def vae_history() -> History:
+    return History(
+        train_loss=[3.0, 2.0, 1.5],
+        test_loss=[3.5, 2.5, 2.0],
+        train_reconstruction=[2.0, 1.0, 0.5],
+        test_reconstruction=[2.5, 1.5, 1.0],
+        train_kl=[1.0, 1.0, 1.0],
+        test_kl=[1.0, 1.0, 1.0],
+    )
+
+
+# Every figure of the module at the largest sizes the chapters use.
+RULE_FIGURES = {
+    "image_grid, 16 a row": lambda: image_grid(
+        torch.rand(64, 784), (28, 28), nrow=16, title="samples"
+    ),
+    "reconstruction_grid, 12": lambda: reconstruction_grid(
+        torch.rand(12, 784), torch.rand(12, 784), (28, 28), n=12
+    ),
+    "prior_samples": lambda: prior_samples(small_vae(), 40, (3, 4)),
+    "latent_scatter": lambda: latent_scatter(
+        torch.randn(500, 2) * 3, torch.arange(500) % 10, title="codes"
+    ),
+    "latent_manifold, 20": lambda: latent_manifold(small_vae(), (3, 4), n=20),
+    "latent_traversal, 11": lambda: latent_traversal(
+        small_vae(latent_dim=3),
+        torch.zeros(3),
+        [0, 1, 2],
+        torch.linspace(-2.5, 2.5, 11),
+        (3, 4),
+    ),
+    "loss_curves": lambda: loss_curves(vae_history(), title="a VAE"),
+}
+
+
+@pytest.mark.parametrize("make", RULE_FIGURES.values(), ids=RULE_FIGURES)
+def test_every_figure_of_the_module_follows_the_figure_rule(make):
+    with plt.rc_context(STYLE):
+        assert figure_problems(make()) == []
+
+
+def test_latent_manifold_labels_every_second_point_of_a_fine_grid():
+    fig = latent_manifold(small_vae(), (3, 4), n=20)
+    shown = [
+        t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_visible()
+    ]
+    coords = manifold_coordinates(20).tolist()
+    assert len(shown) == 10 and "-0.1" in shown  # the middle one is kept
+    assert shown == [f"{c:.1f}" for c in coords[1::2]]
+
+
+# --- tables ----------------------------------------------------------------
+
+
+def test_a_table_renders_as_markdown_and_prints_aligned():
+    table = Table(
+        ["model", "$\\beta$", "KL"],
+        [["VAE", 1, 8.412], ["beta-VAE", 16, 2.8]],
+        formats=["", "d", ".1f"],
+    )
+    assert table._repr_markdown_() == (
+        "| model    | $\\beta$ |  KL |\n"
+        "| -------- | ------: | --: |\n"
+        "| VAE      |       1 | 8.4 |\n"
+        "| beta-VAE |      16 | 2.8 |"
+    )
+    assert (
+        repr(table)
+        == str(table)
+        == (
+            "model    | $\\beta$ |  KL\n"
+            "-------- | ------- | ---\n"
+            "VAE      |       1 | 8.4\n"
+            "beta-VAE |      16 | 2.8"
+        )
+    )
+
+
+def test_a_table_escapes_bars_and_keeps_a_dash_in_narrow_rules():
+    table = Table(["d", "step"], [[1, "|I| = 1"]])
+    assert table._repr_markdown_() == (
+        "|  d | step      |\n| -: | --------- |\n|  1 | \\|I\\| = 1 |"
+    )
+    assert str(table) == "d | step\n- | -------\n1 | |I| = 1"
+
+
+def test_a_table_refuses_rows_and_formats_of_the_wrong_length():
+    with pytest.raises(ValueError, match="row 1 has 1 cells for 2 columns"):
+        Table(["a", "b"], [[1, 2], [3]])
+    with pytest.raises(ValueError, match="formats has 1 entries for 2"):
+        Table(["a", "b"], [[1, 2]], formats=[".1f"])
 
 
 def test_no_function_shows_its_figure(monkeypatch):

@@ -8,10 +8,21 @@ cell with the figure (or ``plt.show()``) to display it once, and
 Images are given flat, shape ``(N, H * W)`` (or ``(N, H, W)``), with values in
 [0, 1], and drawn in grey (0 black, 1 white). A grid of images is one picture,
 built by :func:`make_grid`, so tests can compare it with the images it shows.
+
+**The figure rule.** The book's figures are set in one place,
+:data:`STYLE`, which :func:`use_course_style` applies (every chapter calls
+it in its imports): PNGs at twice the resolution at which they are shown,
+shown at their own size (no wider than the text column, so the browser
+never scales them down) and no text below 9 pt there. A figure inch is a
+CSS inch (96 px), so a point of text in the figure is a point on the
+reader's screen. :func:`figure_problems` lists what breaks the rule; the
+tests run it on every figure of this module, and the book's tests check
+the stored PNGs and the chapters' font sizes.
 """
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 
@@ -20,11 +31,20 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from vaecourse._validation import check_generator, check_int
 from vaecourse.train import History
 
 __all__ = [
+    "COLUMN_WIDTH_PX",
+    "SCREEN_DPI",
+    "MIN_FONT_PT",
+    "MAX_FIGURE_WIDTH_IN",
+    "STYLE",
+    "use_course_style",
+    "figure_problems",
+    "Table",
     "make_grid",
     "image_grid",
     "reconstruction_grid",
@@ -37,6 +57,84 @@ __all__ = [
 ]
 
 _PAD_VALUE = 0.5  # grey lines between black-background digits
+
+#: Width of the book's text column at a 1280 px screen, in CSS pixels
+#: (``book/css/course.css``). A figure no wider is shown at its own size.
+COLUMN_WIDTH_PX = 688
+#: The CSS pixels in an inch. A figure drawn at this dpi and shown at its
+#: own size has its points of text at the reader's points.
+SCREEN_DPI = 96
+#: The smallest text a figure may have, in points at the size shown.
+MIN_FONT_PT = 9.0
+#: The widest figure, in inches (its tight bounding box must fit too).
+MAX_FIGURE_WIDTH_IN = COLUMN_WIDTH_PX / SCREEN_DPI
+
+#: The course's Matplotlib settings, applied by :func:`use_course_style`.
+#: Sizes are absolute, so that no text falls below :data:`MIN_FONT_PT`.
+STYLE: dict[str, object] = {
+    "figure.dpi": SCREEN_DPI,
+    "savefig.dpi": "figure",
+    "figure.figsize": (6.4, 3.6),
+    "font.size": 10.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 10.0,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
+    "legend.fontsize": 9.0,
+    "legend.title_fontsize": 9.0,
+    "figure.titlesize": 11.0,
+    "figure.labelsize": 10.0,
+}
+
+
+def use_course_style() -> None:
+    """Set the book's figure style: :data:`STYLE`, and PNGs at twice the
+    resolution in a notebook (IPython's "retina" format, which stores the
+    size to show beside the image).
+
+    Call it once, after importing Matplotlib; outside IPython only the
+    Matplotlib settings change.
+    """
+    plt.rcParams.update(STYLE)
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # no IPython: nothing displays inline
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
+def figure_problems(fig: Figure) -> list[str]:
+    """What in a figure breaks the figure rule (see the module's docstring).
+
+    The figure is drawn as IPython draws it inline (at its own dpi, with a
+    tight bounding box); its width must be at most
+    :data:`COLUMN_WIDTH_PX`, and each visible, non-empty text at least
+    :data:`MIN_FONT_PT`.
+
+    Returns
+    -------
+    list of str
+        One line per problem; empty when the figure follows the rule.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=SCREEN_DPI, bbox_inches="tight")
+    width = int.from_bytes(buffer.getvalue()[16:20], "big")  # PNG IHDR
+    problems = []
+    if width > COLUMN_WIDTH_PX:
+        problems.append(
+            f"{width} px wide, wider than the {COLUMN_WIDTH_PX} px column"
+        )
+    for text in fig.findobj(Text):
+        if not (text.get_visible() and text.get_text().strip()):
+            continue
+        if text.get_fontsize() < MIN_FONT_PT:
+            problems.append(
+                f"text {text.get_text()!r} at {text.get_fontsize():g} pt, "
+                f"below {MIN_FONT_PT:g} pt"
+            )
+    return problems
 
 
 def _to_numpy(name: str, values: object) -> np.ndarray:
@@ -137,6 +235,15 @@ def _tick_label(value: float) -> str:
     return "0.0" if text == "-0.0" else text
 
 
+def _grid_figsize(
+    grid: np.ndarray, columns: int, margin: tuple[float, float]
+) -> tuple[float, float]:
+    """Figure size for a grid of images: 0.6 in per image, narrowed to the
+    column, plus ``margin`` (width, height) inches for the labels."""
+    width = min(0.6 * columns, MAX_FIGURE_WIDTH_IN - margin[0])
+    return width + margin[0], width * grid.shape[0] / grid.shape[1] + margin[1]
+
+
 def _show_grid(ax, grid: np.ndarray) -> None:
     ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
     ax.set_xticks([])
@@ -157,12 +264,7 @@ def image_grid(
         One axes with one image, the grid.
     """
     grid = make_grid(images, image_shape, nrow)
-    fig, ax = plt.subplots(
-        figsize=(
-            0.6 * nrow + 0.4,
-            0.6 * grid.shape[0] / grid.shape[1] * nrow + 0.6,
-        )
-    )
+    fig, ax = plt.subplots(figsize=_grid_figsize(grid, nrow, (0.4, 0.6)))
     _show_grid(ax, grid)
     if title is not None:
         ax.set_title(title)
@@ -195,7 +297,7 @@ def reconstruction_grid(
             f"and {len(recon)} reconstructions"
         )
     grid = make_grid(np.concatenate([data[:n], recon[:n]]), image_shape, n)
-    fig, ax = plt.subplots(figsize=(0.6 * n + 1.4, 1.6))
+    fig, ax = plt.subplots(figsize=_grid_figsize(grid, n, (1.4, 0.4)))
     _show_grid(ax, grid)
     height = image_shape[0]
     ax.set_yticks(
@@ -393,13 +495,18 @@ def latent_manifold(
     images = _decode_mean(model, z)
     height, width = _check_image_shape(image_shape)
     grid = make_grid(images, (height, width), n)
-    fig, ax = plt.subplots(figsize=(7, 7))
+    fig, ax = plt.subplots(figsize=(6.4, 6.4))
     _show_grid(ax, grid)
     centres_x = [1 + j * (width + 1) + width / 2 for j in range(n)]
     centres_y = [1 + i * (height + 1) + height / 2 for i in range(n)]
     labels = [_tick_label(c) for c in coords.tolist()]
-    ax.set_xticks(centres_x, labels, fontsize=7)
-    ax.set_yticks(centres_y, labels[::-1], fontsize=7)
+    ax.set_xticks(centres_x, labels)
+    ax.set_yticks(centres_y, labels[::-1])
+    # Beyond 15 labels a row they would touch: keep every second (third...).
+    keep = math.ceil(n / 15)
+    for ticks in (ax.get_xticklabels(), ax.get_yticklabels()):
+        for index, label in enumerate(ticks):
+            label.set_visible(index % keep == (n - 1) // 2 % keep)
     ax.set_xlabel(f"$z_{{{dims[0] + 1}}}$")
     ax.set_ylabel(f"$z_{{{dims[1] + 1}}}$")
     return fig
@@ -466,7 +573,7 @@ def latent_traversal(
     grid = make_grid(images, (height, width), len(steps))
     if ax is None:
         fig, ax = plt.subplots(
-            figsize=(0.6 * len(steps) + 1.0, 0.6 * len(dims) + 0.8)
+            figsize=_grid_figsize(grid, len(steps), (1.0, 0.8))
         )
     else:
         fig = ax.figure
@@ -474,7 +581,6 @@ def latent_traversal(
     ax.set_xticks(
         [1 + j * (width + 1) + width / 2 for j in range(len(steps))],
         [_tick_label(v) for v in steps.tolist()],
-        fontsize=7,
     )
     ax.set_yticks(
         [1 + r * (height + 1) + height / 2 for r in range(len(dims))],
@@ -510,7 +616,10 @@ def loss_curves(history: History, title: str | None = None) -> Figure:
     is_vae = "train_kl" in columns
     terms = ["loss"] + (["reconstruction", "kl"] if is_vae else [])
     fig, axes = plt.subplots(
-        1, len(terms), figsize=(4.0 * len(terms), 3.2), squeeze=False
+        1,
+        len(terms),
+        figsize=(min(3.4 * len(terms), MAX_FIGURE_WIDTH_IN - 0.1), 2.8),
+        squeeze=False,
     )
     epochs = np.arange(1, history.epochs + 1)
     names = {
@@ -530,9 +639,122 @@ def loss_curves(history: History, title: str | None = None) -> Figure:
             ax.plot(epochs, test, marker="o", label="test")
         ax.set_title(names[term])
         ax.set_xlabel("epoch")
-        ax.set_ylabel("nats per example")
         ax.legend()
+    axes[0, 0].set_ylabel("nats per example")
     if title is not None:
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+class Table:
+    """A table of results, shown as a table: rendered from Markdown in a
+    notebook and in the book, and aligned plain text when printed.
+
+    Parameters
+    ----------
+    header : list of str
+        The column names (Markdown: ``$\\beta$`` is typeset in the book).
+    rows : list of list
+        One list per row, as many cells as ``header``. A number is written
+        with its column's format; anything else with ``str``.
+    formats : list of str, optional
+        A format specification per column (``".3f"``, ``",d"``, ``""``);
+        ``""`` for every column by default.
+
+    Examples
+    --------
+    >>> print(Table(["model", "KL"], [["VAE", 8.4], ["beta-VAE", 5.9]],
+    ...             formats=["", ".1f"]))
+    model    |  KL
+    -------- | ---
+    VAE      | 8.4
+    beta-VAE | 5.9
+    """
+
+    def __init__(
+        self,
+        header: Sequence[str],
+        rows: Sequence[Sequence[object]],
+        formats: Sequence[str] | None = None,
+    ) -> None:
+        self.header = [str(name) for name in header]
+        formats = [""] * len(self.header) if formats is None else formats
+        if len(formats) != len(self.header):
+            raise ValueError(
+                f"formats has {len(formats)} entries for "
+                f"{len(self.header)} columns"
+            )
+        self.rows = []
+        for index, row in enumerate(rows):
+            if len(row) != len(self.header):
+                raise ValueError(
+                    f"row {index} has {len(row)} cells for "
+                    f"{len(self.header)} columns"
+                )
+            self.rows.append(
+                [
+                    _cell(value, spec)
+                    for value, spec in zip(row, formats, strict=True)
+                ]
+            )
+        # A column of numbers reads best right-aligned.
+        self.numeric = [
+            bool(self.rows)
+            and all(
+                isinstance(row[j][1], (int, float, np.number))
+                for row in self.rows
+            )
+            for j in range(len(self.header))
+        ]
+
+    def _lines(self, markdown: bool) -> list[str]:
+        cells = [self.header] + [
+            [text for text, _ in row] for row in self.rows
+        ]
+        if markdown:
+            # A "|" inside a cell would end it; and a rule needs a "-".
+            cells = [
+                [text.replace("|", "\\|") for text in row] for row in cells
+            ]
+        widths = [
+            max(2 if markdown else 1, *(len(row[j]) for row in cells))
+            for j in range(len(cells[0]))
+        ]
+
+        def line(row: list[str]) -> str:
+            parts = [
+                text.rjust(width) if numeric else text.ljust(width)
+                for text, width, numeric in zip(
+                    row, widths, self.numeric, strict=True
+                )
+            ]
+            if markdown:
+                return "| " + " | ".join(parts) + " |"
+            return " | ".join(parts).rstrip()
+
+        rule = [
+            ("-" * (width - 1) + ":") if markdown and numeric else "-" * width
+            for width, numeric in zip(widths, self.numeric, strict=True)
+        ]
+        if markdown:
+            rule_line = "| " + " | ".join(rule) + " |"
+        else:
+            rule_line = " | ".join(rule)
+        return [line(cells[0]), rule_line] + [line(row) for row in cells[1:]]
+
+    def __str__(self) -> str:
+        return "\n".join(self._lines(markdown=False))
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self) -> str:
+        return "\n".join(self._lines(markdown=True))
+
+
+def _cell(value: object, spec: str) -> tuple[str, object]:
+    if isinstance(value, (int, float, np.number)) and not isinstance(
+        value, bool
+    ):
+        return format(value, spec), value
+    return str(value), value
