@@ -953,3 +953,101 @@ CAPACITY_BAD = [
 @table(CAPACITY_BAD)
 def test_capacity_bad_input(call, error, message):
     raises(call, error, message)
+
+
+# --- free bits ---------------------------------------------------------------
+
+
+def encoder_outputs(seed=0):
+    """(8, 4) means and log-variances: units 0 and 1 near the prior (a few
+    hundredths of a nat), units 2 and 3 far from it (nats)."""
+    g = torch.Generator().manual_seed(seed)
+    scale = torch.tensor([0.1, 0.1, 2.0, 2.0], dtype=torch.float64)
+    mu = torch.randn(8, 4, generator=g, dtype=torch.float64) * scale
+    logvar = torch.randn(8, 4, generator=g, dtype=torch.float64) * scale
+    return mu, logvar
+
+
+def test_free_bits_kl_clamps_each_units_batch_mean_kl_then_sums():
+    mu, logvar = encoder_outputs()
+    q = Normal(mu, (0.5 * logvar).exp())
+    per_unit = torch.distributions.kl_divergence(
+        q, Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    ).mean(0)  # (4,), the reference
+    assert (per_unit[:2] < 0.5).all() and (per_unit[2:] > 0.5).all()
+    torch.testing.assert_close(
+        losses.free_bits_kl(mu, logvar, 0.5),
+        0.5 + 0.5 + per_unit[2:].sum(),
+    )
+    # lambda = 0: the batch mean of the KL term
+    torch.testing.assert_close(
+        losses.free_bits_kl(mu, logvar, 0.0),
+        kl_diag_gaussian_std_normal(mu, logvar).mean(),
+    )
+
+
+def test_free_bits_give_a_unit_below_lambda_no_gradient():
+    mu, logvar = encoder_outputs()
+    mu.requires_grad_(True)
+    losses.free_bits_kl(mu, logvar, 0.5).backward()
+    free = mu.grad.clone()
+    mu.grad = None
+    kl_diag_gaussian_std_normal(mu, logvar).mean().backward()
+    assert (free[:, :2] == 0).all() and (mu.grad[:, :2] != 0).all()
+    torch.testing.assert_close(free[:, 2:], mu.grad[:, 2:])
+
+
+def test_negative_elbo_with_free_bits_weighs_them_and_reports_the_kl():
+    mu, logvar = encoder_outputs()
+    g = torch.Generator().manual_seed(3)
+    x = (torch.rand(8, 10, generator=g) > 0.5).double()
+    logits = torch.randn(8, 10, generator=g, dtype=torch.float64)
+    plain = negative_elbo(x, logits, mu, logvar, beta=2.0)
+    free = negative_elbo(x, logits, mu, logvar, beta=2.0, free_bits=0.5)
+    torch.testing.assert_close(free.kl, plain.kl)
+    torch.testing.assert_close(free.reconstruction, plain.reconstruction)
+    torch.testing.assert_close(
+        free.loss,
+        plain.reconstruction + 2.0 * losses.free_bits_kl(mu, logvar, 0.5),
+    )
+    assert free.loss > plain.loss  # two units counted at 0.5 nats
+
+
+FREE_BITS_BAD = [
+    (
+        lambda: losses.free_bits_kl(*encoder_outputs(), -0.1),
+        ValueError,
+        "free_bits must be at least 0.0, got -0.1",
+    ),
+    (
+        lambda: losses.free_bits_kl(*encoder_outputs(), float("nan")),
+        ValueError,
+        "free_bits must be a number, got NaN",
+    ),
+    (
+        lambda: losses.free_bits_kl(torch.zeros(4), torch.zeros(4), 0.5),
+        ValueError,
+        "mu must have shape (batch, m), got (4,)",
+    ),
+    (
+        lambda: losses.free_bits_kl(torch.zeros(2, 3), torch.zeros(2, 2), 0.5),
+        ValueError,
+        "logvar",
+    ),
+    (
+        lambda: negative_elbo(
+            torch.ones(2, 3),
+            torch.zeros(2, 3),
+            torch.zeros(2, 1),
+            torch.zeros(2, 1),
+            free_bits=-1.0,
+        ),
+        ValueError,
+        "free_bits must be at least 0.0, got -1.0",
+    ),
+]
+
+
+@table(FREE_BITS_BAD)
+def test_free_bits_bad_input(call, error, message):
+    raises(call, error, message)

@@ -427,6 +427,14 @@ def test_a_table_escapes_bars_and_keeps_a_dash_in_narrow_rules():
     assert str(table) == "d | step\n- | -------\n1 | |I| = 1"
 
 
+def test_a_table_writes_a_0d_tensor_as_a_number():
+    table = Table(
+        ["loss"], [[torch.tensor(1.25, dtype=torch.float64)]], [".1f"]
+    )
+    assert str(table) == "loss\n----\n 1.2"
+    assert table.numeric == [True]
+
+
 def test_a_table_refuses_rows_and_formats_of_the_wrong_length():
     with pytest.raises(ValueError, match="row 1 has 1 cells for 2 columns"):
         Table(["a", "b"], [[1, 2], [3]])

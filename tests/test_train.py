@@ -1160,3 +1160,47 @@ print(status("VmHWM") - before)
     )
     growth = int(out.stdout.split()[-1])
     assert growth < 80e6, f"peak memory grew by {growth / 1e6:.0f} MB"
+
+
+# --- free bits -------------------------------------------------------------
+
+
+def test_free_bits_above_every_units_kl_train_as_beta_zero():
+    # With lambda above any unit's KL the KL term of the objective is a
+    # constant: no gradient, so exactly the weights of a run without it.
+    data = prototypes_data()
+    free, plain = tiny_vae(), tiny_vae()
+    history = train_vae(free, data, epochs=2, batch_size=32, free_bits=1e6)
+    train_vae(plain, data, epochs=2, batch_size=32, beta=0.0)
+    assert torch.equal(parameters(free), parameters(plain))
+    # the objective is logged, its KL term at 2 units x 1e6 nats
+    assert history.train_loss[0] > 2e6
+    assert history.train_kl[0] < 100  # and the KL, that of the ELBO
+
+
+def test_free_bits_keep_units_that_a_heavy_kl_switches_off():
+    data = prototypes_data(n=192)
+    runs = {}
+    for free_bits in (0.0, 0.5):
+        model = tiny_vae()
+        train_vae(
+            model,
+            data,
+            epochs=30,
+            batch_size=32,
+            lr=1e-2,
+            beta=20.0,
+            free_bits=free_bits,
+        )
+        with torch.no_grad():
+            mu, logvar = model.encode(data)
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp())
+        runs[free_bits] = kl.mean(0)
+    assert (runs[0.0] < 0.05).all(), runs  # beta = 20 switches both off
+    assert (runs[0.5] > 0.3).all(), runs  # free bits keep both near 0.5
+
+
+def test_negative_free_bits_are_refused_before_training():
+    model = tiny_vae()
+    with pytest.raises(ValueError, match="free_bits must be at least 0.0"):
+        train_vae(model, prototypes_data(), epochs=1, free_bits=-0.5)

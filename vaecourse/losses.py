@@ -43,6 +43,7 @@ __all__ = [
     "reconstruction_nll",
     "ELBOTerms",
     "negative_elbo",
+    "free_bits_kl",
     "capacity_schedule",
     "capacity_objective",
 ]
@@ -414,6 +415,7 @@ def negative_elbo(
     likelihood: Likelihood = "bernoulli",
     beta: float = 1.0,
     variance: float | torch.Tensor = 1.0,
+    free_bits: float = 0.0,
 ) -> ELBOTerms:
     r"""The VAE loss: the negative ELBO with a weight :math:`\beta` on the KL.
 
@@ -447,14 +449,21 @@ def negative_elbo(
         (a Python or NumPy number, or a 0-d tensor).
     variance : float or torch.Tensor, default 1.0
         Decoder variance :math:`s^2`, for ``"gaussian"`` only.
+    free_bits : float, default 0.0
+        :math:`\lambda \ge 0`, nats per latent unit. Above 0 the loss
+        weighs :func:`free_bits_kl` instead of the KL term: a unit whose
+        batch-mean KL is below :math:`\lambda` is not pushed further
+        towards the prior. The ``kl`` returned is the KL term either way.
 
     Returns
     -------
     ELBOTerms
-        ``loss = reconstruction + beta * kl``, each a scalar in nats per
-        example.
+        ``loss = reconstruction + beta * kl`` (``beta *
+        free_bits_kl(mu, logvar, free_bits)`` for the second term when
+        ``free_bits > 0``), each a scalar in nats per example.
     """
     beta = check_real("beta", beta, minimum=0.0)
+    free_bits = check_real("free_bits", free_bits, minimum=0.0)
     reconstruction = reconstruction_nll(
         x, decoder_output, likelihood, variance
     )
@@ -465,9 +474,52 @@ def negative_elbo(
             f"{x.shape[0]}, got shape {tuple(mu.shape)}"
         )
     reconstruction, kl = reconstruction.mean(), kl.mean()
+    penalty = free_bits_kl(mu, logvar, free_bits) if free_bits > 0 else kl
     return ELBOTerms(
-        loss=reconstruction + beta * kl, reconstruction=reconstruction, kl=kl
+        loss=reconstruction + beta * penalty,
+        reconstruction=reconstruction,
+        kl=kl,
     )
+
+
+def free_bits_kl(
+    mu: torch.Tensor, logvar: torch.Tensor, free_bits: float
+) -> torch.Tensor:
+    r"""The KL term with free bits: no unit is pushed below :math:`\lambda`.
+
+    .. math::
+
+        \sum_{j=1}^{m} \max\Big(\lambda,\
+            \frac1B \sum_{b=1}^{B}
+            \mathrm{KL}\big[q(z_j \mid x_b) \,\|\, \mathcal N(0, 1)\big]
+        \Big),
+
+    Kingma et al.'s free bits (2016), one group per latent unit: each
+    unit's KL, averaged over the batch, counts as at least
+    :math:`\lambda` nats, so a unit that carries less than :math:`\lambda`
+    gets no gradient from the KL term and is not switched off by it
+    (chapter "Training a VAE end to end", posterior collapse). With
+    :math:`\lambda = 0` it is the batch mean of the KL term.
+
+    Parameters
+    ----------
+    mu, logvar : torch.Tensor
+        Encoder outputs, finite, shape ``(batch, m)``, batch at least 1.
+    free_bits : float
+        :math:`\lambda \ge 0`, in nats per unit.
+
+    Returns
+    -------
+    torch.Tensor
+        A scalar, in nats per example.
+    """
+    free_bits = check_real("free_bits", free_bits, minimum=0.0)
+    if not isinstance(mu, torch.Tensor) or mu.dim() != 2 or len(mu) == 0:
+        shape = tuple(mu.shape) if isinstance(mu, torch.Tensor) else mu
+        raise ValueError(f"mu must have shape (batch, m), got {shape}")
+    # One unit at a time: the KL of m one-dimensional Gaussians, (batch, m).
+    per_unit = kl_diag_gaussian_std_normal(mu[..., None], logvar[..., None])
+    return per_unit.mean(0).clamp(min=free_bits).sum()
 
 
 def capacity_schedule(

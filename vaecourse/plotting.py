@@ -656,8 +656,9 @@ class Table:
     header : list of str
         The column names (Markdown: ``$\\beta$`` is typeset in the book).
     rows : list of list
-        One list per row, as many cells as ``header``. A number is written
-        with its column's format; anything else with ``str``.
+        One list per row, as many cells as ``header``. A number (or a 0-d
+        tensor) is written with its column's format; anything else with
+        ``str``.
     formats : list of str, optional
         A format specification per column (``".3f"``, ``",d"``, ``""``);
         ``""`` for every column by default.
@@ -753,6 +754,8 @@ class Table:
 
 
 def _cell(value: object, spec: str) -> tuple[str, object]:
+    if isinstance(value, torch.Tensor) and value.dim() == 0:
+        value = value.item()  # a loss term, say
     if isinstance(value, (int, float, np.number)) and not isinstance(
         value, bool
     ):

@@ -180,7 +180,11 @@ def _noise_generator(seed: int, device: torch.device) -> torch.Generator:
 
 
 def _elbo_step(
-    model: VAE, x: torch.Tensor, beta: float, generator: torch.Generator
+    model: VAE,
+    x: torch.Tensor,
+    beta: float,
+    generator: torch.Generator,
+    free_bits: float = 0.0,
 ) -> ELBOTerms:
     r"""The loss of one step: the one-sample negative ELBO of a batch.
 
@@ -202,6 +206,7 @@ def _elbo_step(
         likelihood=model.likelihood,
         beta=beta,
         variance=model.decoder_variance,
+        free_bits=free_bits,
     )
 
 
@@ -409,6 +414,7 @@ def train_vae(
     batch_size: int = 128,
     lr: float = 1e-3,
     beta: float = 1.0,
+    free_bits: float = 0.0,
     seed: int = 0,
     device: str | torch.device = "cpu",
     progress: bool = False,
@@ -462,6 +468,12 @@ def train_vae(
         Passes over the data, examples per step, Adam's learning rate.
     beta : float, default 1.0
         Weight of the KL term (1 for the ELBO), finite and non-negative.
+    free_bits : float, default 0.0
+        :math:`\lambda \ge 0`, nats per latent unit: above 0, the KL term
+        of the training objective is
+        :func:`vaecourse.losses.free_bits_kl` (no unit is pushed below
+        :math:`\lambda`). ``train_loss`` is then that objective; the KL
+        recorded, and every test value, are those of the ELBO.
     seed : int, default 0
         Seeds the shuffling and the noise, through generators of the
         function's own: the global random state of Python, NumPy and
@@ -493,6 +505,7 @@ def train_vae(
             "use train_autoencoder for autoencoders"
         )
     beta = check_real("beta", beta, minimum=0.0)
+    free_bits = check_real("free_bits", free_bits, minimum=0.0)
     eval_every = check_int("eval_every", eval_every, minimum=1)
     train_images, test_images, device, shuffle, optimizer = _set_up(
         model,
@@ -513,7 +526,7 @@ def train_vae(
         nonlocal state
         state = noise.get_state()  # to draw the same noise again
         with values_checked():  # the data were checked before epoch 1
-            return _elbo_step(model, x, beta, noise)._asdict()
+            return _elbo_step(model, x, beta, noise, free_bits)._asdict()
 
     def explain(x: torch.Tensor, terms: dict) -> tuple[str, str]:
         terms = ELBOTerms(**terms)
