@@ -125,3 +125,38 @@ def test_a_variance_of_the_means_without_var_x_is_caught():
     wrong = symbolic.DerivationStep(third.label, third.latex, forgot)
     report = symbolic.check_derivation([*steps[:2], wrong, steps[3]])
     assert report.first_failure.number == 3
+
+
+def test_completing_the_square_holds_line_by_line():
+    report = symbolic.check_derivation(symbolic.completing_the_square_steps())
+    assert [v.equal for v in report.verdicts] == [True, True]
+
+
+def test_completing_the_square_against_the_log_densities_in_numbers():
+    # Independent of SymPy: torch's log-densities at a few z, in float64.
+    last = symbolic.completing_the_square_steps()[-1].expr
+    z = SYMBOLS["z"]
+    for value in (-1.3, 0.0, 2.2):
+        f64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
+        torch_value = (
+            Normal(f64(0.0), f64(1.0)).log_prob(f64(value))
+            + Normal(f64(W * value + B), f64(S)).log_prob(f64(X))
+        ).item()
+        ours = float(last.subs(_numbers()).subs(z, value))
+        assert ours == pytest.approx(torch_value, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "slip",
+    ["w (x - b) / s^2 z with the wrong sign", "w^2 / s^2 dropped from z^2"],
+)
+def test_a_slip_in_completing_the_square_is_caught(slip):
+    steps = symbolic.completing_the_square_steps()
+    x, z, w, b, s = (SYMBOLS[k] for k in "xzwbs")
+    last = steps[-1]
+    if slip.startswith("w (x - b)"):
+        wrong = last.expr - 2 * w * (x - b) / s**2 * z
+    else:
+        wrong = last.expr + w**2 / s**2 * z**2 / 2
+    broken = [*steps[:-1], symbolic.DerivationStep(last.label, "", wrong)]
+    assert symbolic.check_derivation(broken).first_failure.number == 3

@@ -76,12 +76,19 @@ def displayed(chapter: str) -> str:
     return " ".join(" ".join(markdown_texts(BOOK_DIR / chapter)).split())
 
 
+POSTERIOR_CHAPTER = "03_from_autoencoder_to_vae.ipynb"
 KL_CHAPTER = "07_kl_divergence.ipynb"
 ELBO_CHAPTER = "06_elbo.ipynb"
 notes = symbolic.notes_kl_derivation_steps
 
 # (chapter, derivation, its lines, the lines the chapter displays from 1)
 DISPLAYED = [
+    (
+        POSTERIOR_CHAPTER,
+        "completing the square",
+        symbolic.completing_the_square_steps,
+        [1, 2, 3],
+    ),
     (KL_CHAPTER, "notes, corrected", notes, range(1, 9)),
     (
         KL_CHAPTER,

@@ -72,6 +72,7 @@ from vaecourse.symbolic.kl import (
 from vaecourse.symbolic.linear_gaussian import (
     ElboGap,
     GaussianPosterior,
+    completing_the_square_steps,
     linear_gaussian_aggregate_variance_steps,
     linear_gaussian_elbo,
     linear_gaussian_elbo_gap,
@@ -138,6 +139,7 @@ __all__ = [
     "log_variance_identity",
     # the linear-Gaussian model
     "linear_gaussian_symbols",
+    "completing_the_square_steps",
     "GaussianPosterior",
     "linear_gaussian_exact_posterior",
     "linear_gaussian_log_evidence",

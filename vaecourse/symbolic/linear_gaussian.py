@@ -33,6 +33,7 @@ from vaecourse.symbolic.proof import (
 
 __all__ = [
     "linear_gaussian_symbols",
+    "completing_the_square_steps",
     "GaussianPosterior",
     "linear_gaussian_exact_posterior",
     "linear_gaussian_log_evidence",
@@ -79,6 +80,56 @@ def _log_joint() -> sp.Expr:
     log_prior = _gaussian_log_density(z, 0, 1)
     log_likelihood = _gaussian_log_density(x, w * z + b, s**2)
     return log_prior + log_likelihood
+
+
+def completing_the_square_steps() -> list[DerivationStep]:
+    r"""Completing the square in :math:`z`, line by line (chapter "From
+    autoencoder to VAE", the exercise on the exact posterior).
+
+    .. math::
+
+        \begin{aligned}
+        \log p(z) + \log p(x \mid z)
+        &= -\frac{z^2}{2} - \frac{(x - wz - b)^2}{2 s^2} + \text{const} \\
+        &= -\frac12 \left(1 + \frac{w^2}{s^2}\right) z^2
+           + \frac{w (x - b)}{s^2}\, z + \text{const},
+        \end{aligned}
+
+    each "const" free of :math:`z` and written out in the expressions:
+    :math:`-\log 2\pi - \log s` on the first line, and that minus
+    :math:`(x - b)^2 / (2 s^2)` on the second. The first line is the sum
+    of the two log-densities, from their definitions; check the steps with
+    :func:`vaecourse.symbolic.check_derivation`.
+
+    Returns
+    -------
+    list of DerivationStep
+        Three lines, in the symbols of :func:`linear_gaussian_symbols`.
+    """
+    sym = linear_gaussian_symbols()
+    x, z, w, b, s = sym["x"], sym["z"], sym["w"], sym["b"], sym["s"]
+    constant = -sp.log(2 * sp.pi) - sp.log(s)
+    return [
+        DerivationStep(
+            "log p(z) + log p(x | z), the densities written out",
+            r"\log p(z) + \log p(x \mid z)",
+            _log_joint(),
+        ),
+        DerivationStep(
+            "the two exponents, the normalisers in const",
+            r"-\frac{z^2}{2} - \frac{(x - wz - b)^2}{2 s^2} + \text{const}",
+            -(z**2) / 2 - (x - w * z - b) ** 2 / (2 * s**2) + constant,
+        ),
+        DerivationStep(
+            "the square expanded, collected in z",
+            r"-\frac12 \left(1 + \frac{w^2}{s^2}\right) z^2"
+            r" + \frac{w (x - b)}{s^2}\, z + \text{const}",
+            -HALF * (1 + w**2 / s**2) * z**2
+            + w * (x - b) / s**2 * z
+            + constant
+            - (x - b) ** 2 / (2 * s**2),
+        ),
+    ]
 
 
 def _posterior_mean_and_variance() -> tuple[sp.Expr, sp.Expr]:
