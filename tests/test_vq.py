@@ -635,6 +635,39 @@ def test_negative_elbo_and_bits_per_dim():
     assert bits_per_dim(model, x) == pytest.approx(expected, rel=1e-6)
 
 
+def test_the_kl_of_a_one_hot_posterior_is_minus_the_log_prior_of_its_code():
+    # Chapter 10's KL(q(z | x) || p(z)) = -log p(c(x)), against torch's
+    # categorical KL (which takes 0 log 0 as 0), for every code of a K = 7
+    # prior.
+    g = torch.Generator().manual_seed(0)
+    prior = torch.randn(7, generator=g, dtype=torch.float64).softmax(0)
+    for k in range(7):
+        one_hot = torch.nn.functional.one_hot(torch.tensor(k), 7).double()
+        kl = torch.distributions.kl_divergence(
+            Categorical(probs=one_hot), Categorical(probs=prior)
+        )
+        torch.testing.assert_close(kl, -prior[k].log())
+
+
+def test_the_one_code_elbo_bounds_the_exact_log_evidence():
+    # Chapter 10's -log p(x) <= -log p(x | c) - log p(c), for any code c,
+    # against the exact evidence p(x) = sum_c p(c) p(x | c) of a model
+    # small enough to enumerate: 5 codes, 30 random binary images.
+    g = torch.Generator().manual_seed(1)
+    log_prior = torch.randn(5, generator=g, dtype=torch.float64).log_softmax(0)
+    logits = 3 * torch.randn(5, 16, generator=g, dtype=torch.float64)
+    x = (torch.rand(30, 16, generator=g) > 0.5).double()
+    log_likelihood = Bernoulli(logits=logits[None]).log_prob(x[:, None]).sum(2)
+    log_evidence = (log_prior + log_likelihood).logsumexp(1)  # (30,)
+    bound = -(log_likelihood + log_prior)  # (30, 5): one ELBO per code
+    assert (bound >= -log_evidence[:, None]).all()
+    # tightest at the most probable code, and the gap is the posterior's
+    # missing mass: -log p(c* | x)
+    gap = bound.min(1).values + log_evidence
+    posterior = (log_prior + log_likelihood).softmax(1)
+    torch.testing.assert_close(gap, -posterior.max(1).values.log())
+
+
 # --- training ----------------------------------------------------------------
 
 

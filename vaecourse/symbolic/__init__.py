@@ -48,7 +48,13 @@ The subpackage mirrors the book; every name below is importable from
   (:func:`linear_gaussian_exact_posterior`,
   :func:`linear_gaussian_log_evidence`, :func:`linear_gaussian_elbo`,
   :func:`linear_gaussian_elbo_identity`, :func:`linear_gaussian_elbo_gap`,
-  :func:`linear_gaussian_aggregate_variance_steps`).
+  :func:`linear_gaussian_aggregate_variance_steps`), and chapter "From
+  autoencoder to VAE": :func:`completing_the_square_steps`.
+- ``elbo``, chapter "The ELBO": the identity for any model,
+  :func:`elbo_identity_pointwise`.
+- ``information``, chapter "β-VAE and disentanglement": the Lagrangian
+  (:func:`beta_vae_lagrangian`) and the rate as information plus a KL
+  divergence (:func:`rate_identity_pointwise`, :func:`rate_identity`).
 
 Symbols carry assumptions (``positive=True`` for standard deviations,
 ``real=True`` for means and data), which is what makes identities such as
@@ -57,7 +63,13 @@ Symbols carry assumptions (``positive=True`` for standard deviations,
 """
 
 from vaecourse.symbolic import notes_derivation
+from vaecourse.symbolic.elbo import elbo_identity_pointwise
 from vaecourse.symbolic.gaussian import standard_normal_moment
+from vaecourse.symbolic.information import (
+    beta_vae_lagrangian,
+    rate_identity,
+    rate_identity_pointwise,
+)
 from vaecourse.symbolic.kl import (
     gaussian_log_ratio_steps,
     kl_multivariate_gaussians_formula,
@@ -148,4 +160,10 @@ __all__ = [
     "ElboGap",
     "linear_gaussian_elbo_gap",
     "linear_gaussian_aggregate_variance_steps",
+    # the ELBO identity for any model
+    "elbo_identity_pointwise",
+    # the beta-VAE's objective and the rate
+    "beta_vae_lagrangian",
+    "rate_identity_pointwise",
+    "rate_identity",
 ]
