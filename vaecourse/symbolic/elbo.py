@@ -30,9 +30,12 @@ def elbo_identity_pointwise() -> Proof:
 
     .. math::
 
-        \big[\log p(x, z) - \log q(z)\big]
-        + \big[\log q(z) - \log p(z \mid x)\big] = \log p(x),
+        \begin{aligned}
+        &\big[\log p(x, z) - \log q(z)\big]
+        + \big[\log q(z) - \log p(z \mid x)\big] \\
+        &= \log p(x),
         \qquad p(z \mid x) = \frac{p(x, z)}{p(x)},
+        \end{aligned}
 
     for positive :math:`p(x, z)`, :math:`q(z)` and :math:`p(x)`: Bayes'
     rule is the only fact used. Taking :math:`\mathbb E_q` of both sides,

@@ -38,12 +38,15 @@ def beta_vae_lagrangian() -> Proof:
 
     .. math::
 
-        \mathbb E_q\big[\log p(x \mid z)\big]
+        \begin{aligned}
+        &\mathbb E_q\big[\log p(x \mid z)\big]
         - \beta\big(\mathrm{KL}(q(z \mid x) \,\|\, p(z)) - \delta\big)
-        = -\mathcal L_\beta + \beta\delta,
+        \\
+        &= -\mathcal L_\beta + \beta\delta,
         \qquad
         \mathcal L_\beta = -\mathbb E_q\big[\log p(x \mid z)\big]
         + \beta\,\mathrm{KL}.
+        \end{aligned}
 
     The expected log-likelihood and the KL divergence enter as symbols
     (``E`` and ``KL``), the multiplier :math:`\beta` and the budget
@@ -89,9 +92,11 @@ def rate_identity(n_data: int = 3, n_codes: int = 2) -> Proof:
 
     .. math::
 
-        \sum_{x, z} p(x)\, q(z \mid x) \log\frac{q(z \mid x)}{p(z)}
-        = \sum_{x, z} p(x)\, q(z \mid x) \log\frac{q(z \mid x)}{q(z)}
+        \begin{aligned}
+        &\sum_{x, z} p(x)\, q(z \mid x) \log\frac{q(z \mid x)}{p(z)} \\
+        &= \sum_{x, z} p(x)\, q(z \mid x) \log\frac{q(z \mid x)}{q(z)}
         + \sum_z q(z) \log\frac{q(z)}{p(z)},
+        \end{aligned}
 
     with :math:`q(z) = \sum_x p(x)\, q(z \mid x)`, for ``n_data`` values of
     :math:`x` and ``n_codes`` of :math:`z`, every entry of :math:`p(x)`,
