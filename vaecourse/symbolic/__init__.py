@@ -50,7 +50,7 @@ The subpackage mirrors the book; every name below is importable from
   :func:`linear_gaussian_elbo_identity`, :func:`linear_gaussian_elbo_gap`,
   :func:`linear_gaussian_aggregate_variance_steps`), and chapter "From
   autoencoder to VAE": :func:`completing_the_square_steps`.
-- ``elbo``, chapter "The ELBO": the identity for any model,
+- ``elbo_identity``, chapter "The ELBO": the identity for any model,
   :func:`elbo_identity_pointwise`.
 - ``information``, chapter "β-VAE and disentanglement": the Lagrangian
   (:func:`beta_vae_lagrangian`) and the rate as information plus a KL
@@ -63,7 +63,7 @@ Symbols carry assumptions (``positive=True`` for standard deviations,
 """
 
 from vaecourse.symbolic import notes_derivation
-from vaecourse.symbolic.elbo import elbo_identity_pointwise
+from vaecourse.symbolic.elbo_identity import elbo_identity_pointwise
 from vaecourse.symbolic.gaussian import standard_normal_moment
 from vaecourse.symbolic.information import (
     beta_vae_lagrangian,
