@@ -249,14 +249,7 @@ def test_latent_traversal_draws_into_given_axes_side_by_side():
 
 
 def test_loss_curves_of_a_vae_show_each_term_for_train_and_test():
-    history = History(
-        train_loss=[3.0, 2.0, 1.5],
-        test_loss=[3.5, 2.5, 2.0],
-        train_reconstruction=[2.0, 1.0, 0.5],
-        test_reconstruction=[2.5, 1.5, 1.0],
-        train_kl=[1.0, 1.0, 1.0],
-        test_kl=[1.0, 1.0, 1.0],
-    )
+    history = vae_history()
     fig = loss_curves(history)
     assert [ax.get_title() for ax in fig.axes] == [
         "loss (negative ELBO)",
