@@ -96,6 +96,68 @@ def markdown_texts(path: Path) -> list[str]:
     ]
 
 
+# A display as MyST's dollarmath reads it: $$ ... $$, then on the same line
+# an optional (label).
+DISPLAY = re.compile(
+    r"\$\$(?P<latex>.+?)\$\$(?:[ \t]*\((?P<label>[^()\s]+)\))?", flags=re.S
+)
+FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(\S*)")
+
+
+@dataclass(frozen=True)
+class Display:
+    """One displayed equation: the page, its LaTeX and its label."""
+
+    page: str
+    latex: str
+    label: str | None
+
+
+def without_code_blocks(text: str) -> str:
+    """The text without its code blocks. A directive's fence (```{note})
+    holds Markdown, displays included: only its fence lines go."""
+    kept, directives, code = [], [], None
+    for line in text.splitlines():
+        fence = FENCE.match(line)
+        if code is not None:
+            if fence and fence[1].startswith(code) and not fence[2]:
+                code = None
+            continue
+        if fence and fence[2].startswith("{"):
+            directives.append(fence[1])
+        elif (
+            fence
+            and not fence[2]
+            and directives
+            and fence[1] == directives[-1]
+        ):
+            directives.pop()
+        elif fence:
+            code = fence[1]
+        else:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def displays_in(page: str, text: str) -> list[Display]:
+    """The displays of one Markdown text (code blocks left out)."""
+    text = without_code_blocks(text)
+    return [
+        Display(page, " ".join(m["latex"].split()), m["label"])
+        for m in DISPLAY.finditer(text)
+    ]
+
+
+def book_displays(root: Path = ROOT) -> list[Display]:
+    """Every display of the book's pages, in reading order."""
+    return [
+        display
+        for path in book_sources(root)
+        for text in markdown_texts(path)
+        for display in displays_in(path.relative_to(root).as_posix(), text)
+    ]
+
+
 # Math as MyST parses it: $...$, $$...$$, or an amsmath environment.
 _MATH_IN_SOURCE = re.compile(r"\$[^$\s][^$]*\$|\\begin\{")
 _CODE_FENCE = re.compile(r"^(```|~~~).*?^\1", flags=re.M | re.S)

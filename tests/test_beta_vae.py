@@ -239,6 +239,24 @@ def test_kl_per_unit_matches_torch_distributions_and_sums_to_the_kl():
     assert per_unit.sum() == pytest.approx(terms.kl.item(), rel=1e-5)
 
 
+def test_kl_per_unit_is_the_moments_form_chapter_9_displays():
+    # KL_j = (E[mu_j^2] + E[sigma_j^2] - 1) / 2 - E[log sigma_j], the
+    # moments taken over the data, each from the encoder's outputs.
+    model = small_model().eval()
+    with torch.no_grad():
+        mu, logvar = model.encode(beta_vae.sprite_images(CLASSES))
+    mu, sigma = mu.double(), (0.5 * logvar.double()).exp()
+    moments = 0.5 * ((mu**2).mean(0) + (sigma**2).mean(0) - 1) - (
+        sigma.log().mean(0)
+    )
+    np.testing.assert_allclose(
+        beta_vae.kl_per_unit(model, CLASSES),
+        moments.numpy(),
+        rtol=1e-4,
+        atol=1e-7,
+    )
+
+
 def test_evaluation_is_the_one_sample_negative_elbo():
 
     model = small_model().eval()

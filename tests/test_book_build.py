@@ -6,18 +6,25 @@ import importlib
 import inspect
 import pkgutil
 import re
+import sys
+from collections import Counter
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 from book_pages import (
     ROOT,
     book_config,
+    book_displays,
     expected_colab_url,
     source_of,
     toc_docs,
 )
 
 import vaecourse
+
+sys.path.insert(0, str(ROOT / "_ext"))
+from equation_ledger import Entry, load_ledger  # noqa: E402
 
 # How the API pages (book/api/*.md) ask autodoc for a module's reference.
 AUTOMODULE = re.compile(r"^\.\. automodule:: ([\w.]+)\s*$", flags=re.M)
@@ -184,3 +191,99 @@ def test_pages_use_the_local_mathjax(built_book):
     )
     assert scripts and all("cdn" not in s for s in scripts), scripts
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+# ------------------------------------------------------ the equation ledger
+
+
+def ledger_mark_problems(html: str, page: str, entries: list) -> list[str]:
+    """What is missing from a built page's equation marks: for each entry
+    of the ledger shown on the page, its display, then under it (before the
+    next display) the mark of its status, linked to its proof's API entry
+    and to its tests in the repository."""
+    problems = []
+    for entry in entries:
+        start = html.find(f'id="equation-{entry.label}"')
+        if start < 0:
+            problems.append(f"{page}: no display labelled {entry.label!r}")
+            continue
+        following = html.find('id="equation-', start + 1)
+        below = html[start : following if following > 0 else len(html)]
+        if f'class="equation-tie equation-tie-{entry.status}"' not in below:
+            problems.append(
+                f"{page}: the display {entry.label!r} has no "
+                f"{entry.status!r} mark"
+            )
+            continue
+        if entry.proof:
+            module, _, name = entry.proof.rpartition(".")
+            if (
+                f"#{entry.proof}" not in below
+                and f"#{module}.{name}" not in below
+            ):
+                problems.append(
+                    f"{page}: the mark of {entry.label!r} does not link "
+                    f"its proof {entry.proof}"
+                )
+        for test in entry.tests:
+            file = test.partition("::")[0]
+            if f"/blob/main/{file}#L" not in below:
+                problems.append(
+                    f"{page}: the mark of {entry.label!r} does not link {test}"
+                )
+    return problems
+
+
+def ledger_entries_by_page() -> dict[str, list]:
+    ledger = load_ledger()
+    pages: dict[str, list] = {}
+    for display in book_displays():
+        if display.label in ledger:
+            pages.setdefault(display.page, []).append(ledger[display.label])
+    return pages
+
+
+def test_every_display_shows_its_mark_in_the_built_book(built_book):
+    pages = ledger_entries_by_page()
+    assert len(pages) >= 10
+    problems = []
+    for page, entries in pages.items():
+        html_path = built_book / Path(page).with_suffix(".html")
+        problems += ledger_mark_problems(html_path.read_text(), page, entries)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_ledger_page_lists_every_equation(built_book):
+    html = (built_book / "book" / "equations.html").read_text()
+    ledger = load_ledger()
+    missing = [label for label in ledger if f'#equation-{label}"' not in html]
+    assert not missing, f"the ledger page does not link {missing}"
+    counts = Counter(entry.status for entry in ledger.values())
+    assert f"{len(ledger)} displayed equations: " in html
+    assert f"{counts['proved']} proved" in html
+
+
+def test_a_missing_or_unlinked_mark_is_found():
+    entry = Entry(
+        "kl",
+        "proved",
+        proof="vaecourse.symbolic.f",
+        tests=("tests/test_x.py::test_y",),
+    )
+    display = '<div class="math" id="equation-kl">'
+    mark = '<p class="equation-tie equation-tie-proved">'
+    proof = '<a href="../api/symbolic.html#vaecourse.symbolic.f">'
+    test = '<a href="https://github.com/o/r/blob/main/tests/test_x.py#L3">'
+    assert (
+        ledger_mark_problems(display + mark + proof + test, "p", [entry]) == []
+    )
+    (problem,) = ledger_mark_problems(display + proof + test, "p", [entry])
+    assert "has no 'proved' mark" in problem
+    (problem,) = ledger_mark_problems(display + mark + test, "p", [entry])
+    assert "does not link its proof" in problem
+    # a mark under the next display is not this display's
+    other = '<div class="math" id="equation-other">'
+    (problem,) = ledger_mark_problems(
+        display + other + mark + proof + test, "p", [entry]
+    )
+    assert "has no 'proved' mark" in problem

@@ -251,6 +251,32 @@ def test_beta_vae_dae_loss_tiny_hand_case():
     assert terms.objective.item() == pytest.approx(1.125 + 2 * kl, abs=1e-6)
 
 
+def test_the_worked_example_of_chapter_11():
+    # J(v) = W v, x = (1, 1), x_hat = (0.5, 1), mu = (0.5, -1),
+    # sigma^2 = (1, 0.5), beta = 3: the chapter's solution displays the KL
+    # as (0.25 + (1 + 0.5 - 1 + log 2)) / 2 = 0.7216 and the objective as
+    # 1 + 3 x 0.7216 = 3.1647.
+    j = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        j.weight.copy_(torch.tensor([[2.0, -1.0], [0.0, 1.0]]))
+    mu, var = torch.tensor([[0.5, -1.0]]), torch.tensor([[1.0, 0.5]])
+    terms = darla.beta_vae_dae_loss(
+        torch.tensor([[1.0, 1.0]]),
+        torch.tensor([[0.5, 1.0]]),
+        mu,
+        var.log(),
+        darla.freeze(j),
+        beta=3.0,
+    )
+    reference = kl_divergence(Normal(mu, var.sqrt()), Normal(0.0, 1.0)).sum()
+    displayed = (0.25 + (1 + 0.5 - 1 + math.log(2))) / 2
+    assert displayed == pytest.approx(reference.item(), rel=1e-6)
+    assert round(displayed, 4) == 0.7216
+    assert terms.kl.item() == pytest.approx(displayed, rel=1e-6)
+    assert terms.reconstruction.item() == pytest.approx(1.0, rel=1e-6)
+    assert round(terms.objective.item(), 4) == 3.1647
+
+
 def test_identity_dae_gives_the_pixel_l2_loss():
     g = torch.Generator().manual_seed(0)
     x, x_hat = torch.rand(5, 12, generator=g), torch.rand(5, 12, generator=g)

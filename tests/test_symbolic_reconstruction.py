@@ -139,3 +139,68 @@ BAD_INPUTS = [
 def test_bad_inputs_raise_with_a_message(call, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         call()
+
+
+@pytest.mark.parametrize("n_points, dim", [(1, 1), (2, 1), (3, 2), (4, 3)])
+def test_the_squared_error_splits_for_every_distribution_of_a_size(
+    n_points, dim
+):
+    proof = symbolic.squared_error_split(n_points, dim)
+    assert proof.holds
+    # the two sides are functions of the points, weights and x_hat only
+    weights = n_points - 1
+    assert len(proof.lhs.free_symbols) == weights + (n_points + 1) * dim
+
+
+def test_a_split_without_the_variance_or_with_the_plain_mean_is_refuted():
+    lhs = symbolic.squared_error_split(3, 2).lhs
+    p1, p2 = sp.symbols("p_1 p_2", positive=True)
+    weights = [p1, p2, 1 - p1 - p2]
+    x = [sp.Matrix(sp.symbols(f"x_{i}_1:3", real=True)) for i in (1, 2, 3)]
+    x_hat = sp.Matrix(sp.symbols("xhat_1:3", real=True))
+
+    def split(mean, weights):
+        norm = lambda v: (v.T * v)[0, 0]  # noqa: E731
+        variance = sum(
+            w * norm(xi - mean) for w, xi in zip(weights, x, strict=True)
+        )
+        return norm(x_hat - mean), variance
+
+    weighted = sum(
+        (w * xi for w, xi in zip(weights, x, strict=True)), sp.zeros(2, 1)
+    )
+    distance, variance = split(weighted, weights)
+    assert symbolic.prove_equal(lhs, distance + variance, "").holds
+    assert not symbolic.prove_equal(lhs, distance, "").holds
+    plain = sum(x, sp.zeros(2, 1)) / 3
+    assert not symbolic.prove_equal(lhs, sum(split(plain, weights)), "").holds
+
+
+def test_the_squared_error_split_in_numbers():
+    # Independent of SymPy: an empirical distribution of 9 images of 16
+    # pixels with unequal weights, and any x_hat.
+    rng = torch.Generator().manual_seed(0)
+    x = torch.rand(9, 16, generator=rng, dtype=torch.float64)
+    p = torch.rand(9, generator=rng, dtype=torch.float64)
+    p = p / p.sum()
+    x_hat = torch.rand(16, generator=rng, dtype=torch.float64)
+    x_bar = (p[:, None] * x).sum(0)
+    expected = (p * ((x_hat - x) ** 2).sum(1)).sum()
+    split = ((x_hat - x_bar) ** 2).sum() + (
+        p * ((x - x_bar) ** 2).sum(1)
+    ).sum()
+    assert expected.item() == pytest.approx(split.item(), rel=1e-12)
+    assert expected > ((x_hat - x_bar) ** 2).sum()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_points": 0}, "n_points must be between 1 and 6"),
+        ({"dim": 5}, "dim must be between 1 and 4"),
+        ({"n_points": 2.0}, "n_points"),
+    ],
+)
+def test_squared_error_split_names_a_bad_size(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        symbolic.squared_error_split(**kwargs)

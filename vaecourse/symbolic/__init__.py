@@ -33,7 +33,8 @@ The subpackage mirrors the book; every name below is importable from
   :func:`gaussian_log_ratio_steps`, :func:`trace_lemma_steps`,
   :func:`multivariate_kl_derivation_steps`,
   :func:`verify_multivariate_kl`,
-  :func:`verify_diagonal_kl_symbolic_dimension`).
+  :func:`verify_diagonal_kl_symbolic_dimension`,
+  :func:`kl_formula_in_one_dimension`).
 - ``notes_derivation``, the same chapter: the notes' derivation, line by
   line (:func:`notes_kl_derivation_steps`,
   :func:`notes_kl_derivation_steps_symbolic_dimension`).
@@ -41,7 +42,8 @@ The subpackage mirrors the book; every name below is importable from
   :func:`gaussian_nll_identity`,
   :func:`sum_of_squares_is_not_its_square_root`,
   :func:`bce_minimiser_and_minimum`,
-  :func:`continuous_bernoulli_normaliser_integrates_to_one`.
+  :func:`continuous_bernoulli_normaliser_integrates_to_one`;
+  chapter "DARLA": :func:`squared_error_split`.
 - ``log_variance``, chapter "The log-variance trick":
   :func:`log_variance_identity`.
 - ``linear_gaussian``, chapter "The ELBO": the linear-Gaussian model
@@ -72,6 +74,7 @@ from vaecourse.symbolic.information import (
 )
 from vaecourse.symbolic.kl import (
     gaussian_log_ratio_steps,
+    kl_formula_in_one_dimension,
     kl_multivariate_gaussians_formula,
     kl_multivariate_gaussians_from_expectation,
     kl_univariate_gaussians_closed_form,
@@ -111,6 +114,7 @@ from vaecourse.symbolic.reconstruction import (
     bce_minimiser_and_minimum,
     continuous_bernoulli_normaliser_integrates_to_one,
     gaussian_nll_identity,
+    squared_error_split,
     sum_of_squares_is_not_its_square_root,
 )
 
@@ -138,6 +142,7 @@ __all__ = [
     "multivariate_kl_derivation_steps",
     "verify_multivariate_kl",
     "verify_diagonal_kl_symbolic_dimension",
+    "kl_formula_in_one_dimension",
     # the notes' derivation
     "DERIVATION_VARIANTS",
     "notes_kl_derivation_steps",
@@ -145,6 +150,7 @@ __all__ = [
     # reconstruction terms and the log-variance trick
     "gaussian_nll_identity",
     "sum_of_squares_is_not_its_square_root",
+    "squared_error_split",
     "BCEMinimum",
     "bce_minimiser_and_minimum",
     "continuous_bernoulli_normaliser_integrates_to_one",

@@ -48,4 +48,6 @@ def elbo_identity_pointwise() -> Proof:
         (sp.log(joint) - sp.log(q)) + (sp.log(q) - sp.log(posterior)),
         sp.log(evidence),
         "[log p(x,z) - log q(z)] + [log q(z) - log p(z|x)] = log p(x)",
+        latex=r"\log \frac{p(x, z)}{q(z \mid x)}"
+        r" + \log \frac{q(z \mid x)}{p(z \mid x)}",
     )

@@ -59,6 +59,11 @@ def beta_vae_lagrangian() -> Proof:
         expected - beta * (kl - delta),
         -loss + beta * delta,
         "E_q[log p(x|z)] - beta (KL - delta) = -L_beta + beta delta",
+        latex=r"\mathcal F(\theta, \phi, \beta; x) &= "
+        r"\mathbb E_{q_\phi(z \mid x)}\big[\log p_\theta(x \mid z)\big]"
+        r" - \beta \big(\mathrm{KL}(q_\phi(z"
+        r" \mid x) \,\|\, p(z)) - \delta\big) \\ &= -\mathcal L_\beta(\theta,"
+        r" \phi; x) + \beta\delta",
     )
 
 
@@ -83,6 +88,8 @@ def rate_identity_pointwise() -> Proof:
         sp.log(posterior / prior),
         sp.log(posterior / aggregate) + sp.log(aggregate / prior),
         "log q(z|x)/p(z) = log q(z|x)/q(z) + log q(z)/p(z)",
+        latex=r"\log\frac{q(z \mid x)}{p(z)} = \log\frac{q(z \mid x)}{q(z)}"
+        r" + \log\frac{q(z)}{p(z)}",
     )
 
 
@@ -139,4 +146,6 @@ def rate_identity(n_data: int = 3, n_codes: int = 2) -> Proof:
         rate,
         information + kl_aggregate,
         f"R = I(x; z) + KL(q(z) || p(z)), {n_data} x {n_codes} tables",
+        latex=r"\mathbb E_x\, \mathrm{KL}\big(q(z \mid x) \,\|\, p(z)\big)"
+        r" = I_q(x; z) + \mathrm{KL}\big(q(z) \,\|\, p(z)\big)",
     )

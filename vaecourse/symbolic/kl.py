@@ -42,6 +42,7 @@ __all__ = [
     "multivariate_kl_derivation_steps",
     "verify_multivariate_kl",
     "verify_diagonal_kl_symbolic_dimension",
+    "kl_formula_in_one_dimension",
 ]
 
 # The general formula as the chapters display it; {dim} is the dimension:
@@ -153,6 +154,10 @@ def kl_univariate_gaussians_from_integral() -> Proof:
         _kl_univariate_integral(),
         kl_univariate_gaussians_closed_form(mu1, sigma1, mu2, sigma2),
         "integral of q log(q/p) over the real line = the closed form",
+        latex=r"\mathrm{KL}\left[\mathcal N(\mu_1, \sigma_1^2) \,\|\,"
+        r" \mathcal N(\mu_2, \sigma_2^2)\right] = "
+        r"\log\frac{\sigma_2}{\sigma_1}"
+        r" + \frac{\sigma_1^2 + (\mu_1 - \mu_2)^2}{2\sigma_2^2} - \frac12",
     )
 
 
@@ -583,4 +588,46 @@ def verify_diagonal_kl_symbolic_dimension() -> Proof:
         formula,
         "sum of m univariate KLs = KL formula, diagonal covariances, "
         "symbolic m",
+        latex=r"&\sum_{i=1}^m \mathrm{KL}\left[\mathcal N(\mu_i, \sigma_i^2)"
+        r" \,\|\, \mathcal N(\nu_i, \tau_i^2)\right] \\ &= \frac12\left["
+        r"\sum_{i=1}^m \log\tau_i^2 - \sum_{i=1}^m \log\sigma_i^2 - m"
+        r" + \sum_{i=1}^m \frac{\sigma_i^2}{\tau_i^2}"
+        r" + \sum_{i=1}^m \frac{(\nu_i - \mu_i)^2}{\tau_i^2}\right]",
+    )
+
+
+def kl_formula_in_one_dimension() -> Proof:
+    r"""Prove that the general formula at :math:`d = 1` is the univariate
+    closed form (chapter 7's exercise).
+
+    .. math::
+
+        \begin{aligned}
+        &\frac12\left[\log\frac{\sigma_2^2}{\sigma_1^2} - 1
+        + \frac{\sigma_1^2}{\sigma_2^2}
+        + \frac{(\mu_2 - \mu_1)^2}{\sigma_2^2}\right] \\
+        &= \log\frac{\sigma_2}{\sigma_1}
+        + \frac{\sigma_1^2 + (\mu_1 - \mu_2)^2}{2\sigma_2^2} - \frac12 ,
+        \end{aligned}
+
+    the left side being :func:`kl_multivariate_gaussians_formula` of
+    :math:`1 \times 1` matrices, for every :math:`\mu_1, \mu_2` and
+    :math:`\sigma_1, \sigma_2 > 0`.
+    """
+    mu1, sigma1, mu2, sigma2 = _univariate_kl_symbols()
+    general = kl_multivariate_gaussians_formula(
+        sp.Matrix([mu1]),
+        sp.Matrix([sigma1**2]),
+        sp.Matrix([mu2]),
+        sp.Matrix([sigma2**2]),
+    )
+    return prove_equal(
+        general,
+        kl_univariate_gaussians_closed_form(mu1, sigma1, mu2, sigma2),
+        "the general KL formula at d = 1 = the univariate closed form",
+        latex=r"&\frac12\left[\log\frac{\sigma_2^2}{\sigma_1^2} - 1"
+        r" + \frac{\sigma_1^2}{\sigma_2^2}"
+        r" + \frac{(\mu_2 - \mu_1)^2}{\sigma_2^2}\right] \\ &= "
+        r"\log\frac{\sigma_2}{\sigma_1}"
+        r" + \frac{\sigma_1^2 + (\mu_1 - \mu_2)^2}{2\sigma_2^2} - \frac12",
     )

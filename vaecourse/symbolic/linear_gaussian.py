@@ -176,6 +176,8 @@ def linear_gaussian_exact_posterior() -> GaussianPosterior:
         linear_gaussian_log_evidence()
         + _gaussian_log_density(z, mean, variance),
         "log p(x, z) = log p(x) + log N(z; w(x-b)/(w^2+s^2), s^2/(w^2+s^2))",
+        latex=r"p(z \mid x) = \mathcal N\!\left(\frac{w (x - b)}{w^2 + s^2},\;"
+        r" \frac{s^2}{w^2 + s^2}\right)",
     )
     return GaussianPosterior(mean, variance, proof)
 

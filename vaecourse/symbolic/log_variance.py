@@ -46,4 +46,5 @@ def log_variance_identity(sigma_positive: bool = True) -> Proof:
         sp.exp(sp.log(sigma**2) / 2),
         sigma,
         f"sigma = exp(log(sigma^2)/2) for {where}",
+        latex=r"\sigma = e^{\log(\sigma^2)/2}",
     )

@@ -104,6 +104,10 @@ class Proof:
     counterexample : dict or None
         For a refuted identity, values of the symbols at which the two
         sides differ (see :attr:`counterexample_values`).
+    latex : str or None
+        The identity as the book displays it, in LaTeX (no ``$``); the
+        equation ledger (``tests/test_equation_ledger.py``) finds it, word
+        for word, in the display it proves.
     """
 
     statement: str
@@ -111,6 +115,7 @@ class Proof:
     rhs: sp.Expr
     difference: sp.Expr
     counterexample: Mapping[sp.Symbol, sp.Expr] | None = None
+    latex: str | None = None
 
     @property
     def holds(self) -> bool:
@@ -144,7 +149,9 @@ class Proof:
         )
 
 
-def prove_equal(lhs: sp.Expr, rhs: sp.Expr, statement: str) -> Proof:
+def prove_equal(
+    lhs: sp.Expr, rhs: sp.Expr, statement: str, latex: str | None = None
+) -> Proof:
     """Prove ``lhs = rhs`` by simplifying their difference.
 
     Parameters
@@ -153,6 +160,8 @@ def prove_equal(lhs: sp.Expr, rhs: sp.Expr, statement: str) -> Proof:
         The two sides (numbers are accepted and converted).
     statement : str
         What is being proved, for printing.
+    latex : str, optional
+        The identity as the book displays it (see :attr:`Proof.latex`).
 
     Returns
     -------
@@ -163,8 +172,12 @@ def prove_equal(lhs: sp.Expr, rhs: sp.Expr, statement: str) -> Proof:
         raise TypeError(
             f"statement must be a str, got {type(statement).__name__}"
         )
+    if latex is not None and not isinstance(latex, str):
+        raise TypeError(f"latex must be a str, got {type(latex).__name__}")
     lhs, rhs = _as_expr("lhs", lhs), _as_expr("rhs", rhs)
-    return Proof(statement, lhs, rhs, _simplified_difference(lhs, rhs))
+    return Proof(
+        statement, lhs, rhs, _simplified_difference(lhs, rhs), latex=latex
+    )
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ Binary cross-entropy is minimised at the target, with the binary entropy as
 its minimum (:func:`bce_minimiser_and_minimum`), and the continuous
 Bernoulli's constant normalises it on grey values
 (:func:`continuous_bernoulli_normaliser_integrates_to_one`, erratum 2).
+The expected squared error splits into a distance to the mean and a
+variance (:func:`squared_error_split`, chapter "DARLA"): why a pixel loss
+blurs.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ __all__ = [
     "BCEMinimum",
     "bce_minimiser_and_minimum",
     "continuous_bernoulli_normaliser_integrates_to_one",
+    "squared_error_split",
 ]
 
 
@@ -94,6 +98,7 @@ def gaussian_nll_identity(n: int | None = None) -> Proof:
         closed,
         "-log N(x; xhat, s^2 I) = ||x - xhat||^2/(2 s^2) "
         "+ (n/2) log(2 pi s^2)",
+        latex=r"\frac{\|x - \hat x\|_2^2}{2 s^2} + \frac n2 \log(2\pi s^2)",
     )
 
 
@@ -303,4 +308,66 @@ def continuous_bernoulli_normaliser_integrates_to_one() -> Proof:
         lhs,
         sp.Integer(1),
         difference,
+        latex=r"C(\lambda) = \frac{2 \operatorname{artanh}(1 - 2\lambda)}"
+        r"{1 - 2\lambda}",
+    )
+
+
+def squared_error_split(n_points: int = 3, dim: int = 2) -> Proof:
+    r"""Prove that the expected squared error splits in two, for every
+    distribution on ``n_points`` points of :math:`\mathbb R^{dim}`.
+
+    .. math::
+
+        \mathbb E\,\|\hat x - x\|_2^2
+        = \|\hat x - \bar x\|_2^2 + \mathbb E\,\|x - \bar x\|_2^2,
+        \qquad \bar x = \mathbb E[x],
+
+    for every :math:`\hat x`, every set of points :math:`x_1, \dots,
+    x_n` and every set of probabilities :math:`p_i > 0` summing to 1 (the
+    last is :math:`1 - \sum_{i<n} p_i`). Conditioned on a code :math:`z`,
+    it is chapter "DARLA"'s reason why a pixel loss asks for the blurred
+    mean :math:`\bar x = \mathbb E[x \mid z]`.
+
+    Parameters
+    ----------
+    n_points : int, default 3
+        The size of the distribution's support, 1 to 6.
+    dim : int, default 2
+        The dimension of the points, 1 to 4.
+    """
+    n_points = check_int("n_points", n_points)
+    dim = check_int("dim", dim)
+    if not 1 <= n_points <= 6:
+        raise ValueError(f"n_points must be between 1 and 6, got {n_points}")
+    if not 1 <= dim <= 4:
+        raise ValueError(f"dim must be between 1 and 4, got {dim}")
+    free = sp.symbols(f"p_1:{n_points}", positive=True)
+    weights = [*free, 1 - sum(free)]
+    points = [
+        sp.Matrix(sp.symbols(f"x_{i}_1:{dim + 1}", real=True))
+        for i in range(1, n_points + 1)
+    ]
+    x_hat = sp.Matrix(sp.symbols(f"xhat_1:{dim + 1}", real=True))
+    mean = sum(
+        (p * x for p, x in zip(weights, points, strict=True)), sp.zeros(dim, 1)
+    )
+
+    def squared_norm(v: sp.Matrix) -> sp.Expr:
+        return (v.T * v)[0, 0]
+
+    return prove_equal(
+        sum(
+            p * squared_norm(x_hat - x)
+            for p, x in zip(weights, points, strict=True)
+        ),
+        squared_norm(x_hat - mean)
+        + sum(
+            p * squared_norm(x - mean)
+            for p, x in zip(weights, points, strict=True)
+        ),
+        f"E||xhat - x||^2 = ||xhat - xbar||^2 + E||x - xbar||^2, "
+        f"{n_points} points in R^{dim}",
+        latex=r"\mathbb E\,\|\hat x - x\|_2^2 &= \|\hat x - \bar x\|_2^2"
+        r" + \mathbb E\,\|x - \bar x\|_2^2",
     )
