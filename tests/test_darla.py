@@ -26,10 +26,18 @@ from vaecourse import darla, loop, sprites
 from vaecourse.models import ConvVAE
 from vaecourse.source import source_text
 
-# Full saturation and value at hues 0, 90, 180, 270 and 45, 135, 225, 315.
-SOURCE = np.array([[1, 0, 0], [0.5, 1, 0], [0, 1, 1], [0.5, 0, 1]])
-TARGET = np.array([[1, 0.75, 0], [0, 1, 0.25], [0, 0.25, 1], [1, 0, 0.75]])
-PALETTES = {"source": SOURCE, "target": TARGET}
+# Full saturation and value at hues 0, 90, 180, 270.
+COLOURS = np.array([[1, 0, 0], [0.5, 1, 0], [0, 1, 1], [0.5, 0, 1]])
+# The colours each domain allows in the left half (x < 16) and the right.
+ALLOWED = {"source": ({0, 2}, {1, 3}), "target": ({1, 3}, {0, 2})}
+
+
+def in_domain(classes: np.ndarray, colours: np.ndarray, domain: str) -> bool:
+    """Every (colour, half of the frame) pair is one the domain allows."""
+    return all(
+        colour in ALLOWED[domain][int(x >= 16)]
+        for colour, x in zip(colours, classes[:, 4], strict=True)
+    )
 
 
 def foreground(images: torch.Tensor) -> np.ndarray:
@@ -60,16 +68,22 @@ def palette_index(colours: np.ndarray, palette: np.ndarray) -> np.ndarray:
 # -- domains ------------------------------------------------------------------
 
 
-def test_palettes_are_the_stated_hues_and_disjoint():
-    np.testing.assert_allclose(darla.palette("source"), SOURCE, atol=1e-7)
-    np.testing.assert_allclose(darla.palette("target"), TARGET, atol=1e-7)
-    np.testing.assert_allclose(darla.SOURCE_COLOURS, SOURCE, atol=1e-7)
-    np.testing.assert_allclose(darla.TARGET_COLOURS, TARGET, atol=1e-7)
-    source, target = darla.palette("source"), darla.palette("target")
-    # No target colour is a source colour, or even close to one.
-    gap = np.abs(source[:, None, :] - target[None, :, :]).max(-1)
-    assert gap.min() >= 0.5
-    assert not set(darla.SOURCE_HUES) & set(darla.TARGET_HUES)
+def test_the_palette_is_the_stated_hues_and_domains_swap_their_pairs():
+    np.testing.assert_allclose(darla.palette(), COLOURS, atol=1e-7)
+    np.testing.assert_allclose(darla.COLOURS, COLOURS, atol=1e-7)
+    assert darla.HALF == 16
+    classes = np.zeros((8, 6), dtype=np.int64)
+    classes[:, 4] = [0, 15, 16, 31, 0, 15, 16, 31]
+    colours = np.array([0, 2, 1, 3, 1, 3, 0, 2])
+    assert (
+        list(darla.domain_of(classes, colours))
+        == ["source"] * 4 + ["target"] * 4
+    )
+    # Every colour and every position occur in both domains.
+    for domain in darla.DOMAINS:
+        left, right = darla.DOMAIN_COLOURS[domain]
+        assert set(left) | set(right) == {0, 1, 2, 3}
+        assert (set(left), set(right)) == ALLOWED[domain]
 
 
 def test_colourise_hand_case():
@@ -87,13 +101,14 @@ def test_colourise_hand_case():
 
 def test_coloured_images_are_averaged_sprites_times_their_colour():
     classes = sprites.sample_factors(20, seed=3)
-    colours = np.arange(20) % 4
-    for domain, palette in PALETTES.items():
+    for domain in darla.DOMAINS:
+        pairs = np.array(darla.DOMAIN_COLOURS[domain])
+        colours = pairs[(classes[:, 4] >= 16).astype(int), np.arange(20) % 2]
         x = darla.coloured_sprite_images(classes, colours, domain)
         assert x.shape == (20, 3072) and x.dtype == torch.float32
         big = sprites.DrawnSprites().images(sprites.factors_to_index(classes))
         small = big.reshape(20, 32, 2, 32, 2).mean(axis=(2, 4))
-        expected = palette[colours][:, :, None, None] * small[:, None]
+        expected = COLOURS[colours][:, :, None, None] * small[:, None]
         np.testing.assert_allclose(
             x.numpy(), expected.reshape(20, 3072), rtol=0, atol=1e-7
         )
@@ -105,15 +120,18 @@ def test_sampler_draws_only_from_its_domain(domain):
     assert batch.domain == domain
     assert batch.images.shape == (400, 3072)
     assert 0.0 <= batch.images.min() and batch.images.max() <= 1.0
-    colours = foreground(batch.images)
-    index = palette_index(colours, PALETTES[domain])
+    index = palette_index(foreground(batch.images), COLOURS)
     np.testing.assert_array_equal(index, batch.colours)
-    other = "target" if domain == "source" else "source"
-    assert (palette_index(colours, PALETTES[other]) == -1).all()
-    # Every colour of the domain shows up; factors cover the grid.
+    assert in_domain(batch.classes, batch.colours, domain)
+    assert (darla.domain_of(batch.classes, batch.colours) == domain).all()
+    # Every colour shows up in both halves' allowed pairs; factors cover
+    # the grid.
     assert set(batch.colours) == {0, 1, 2, 3}
     assert (batch.classes.max(0) < np.array(sprites.FACTOR_SIZES)).all()
     assert len(set(batch.classes[:, 1])) == 3
+    assert (batch.classes[:, 4] < 16).any() and (
+        batch.classes[:, 4] >= 16
+    ).any()
 
 
 def test_sampler_is_seeded():
@@ -390,9 +408,9 @@ def spy(monkeypatch):
 def assert_all_source(batches):
     for batch in batches:
         assert batch.domain == "source"
-        index = palette_index(foreground(batch.images), SOURCE)
-        assert (index >= 0).all()
-        assert (palette_index(foreground(batch.images), TARGET) == -1).all()
+        index = palette_index(foreground(batch.images), COLOURS)
+        np.testing.assert_array_equal(index, batch.colours)
+        assert in_domain(batch.classes, index, "source")
 
 
 def test_trainers_only_ever_see_source_images(spy):
@@ -447,8 +465,10 @@ def test_transfer_fits_probes_on_source_images_only(spy, monkeypatch):
             )
         }
     np.testing.assert_allclose(fitted[0], codes["train"], rtol=0, atol=1e-6)
-    # The target set really is in the target colours.
-    assert (palette_index(foreground(spy[2].images), TARGET) >= 0).all()
+    # The target set really is of the target domain.
+    target = spy[2]
+    index = palette_index(foreground(target.images), COLOURS)
+    assert in_domain(target.classes, index, "target")
     # And the scores are those of these codes.
     for domain, batch in zip(darla.DOMAINS, spy[1:], strict=True):
         expected = darla.probe_scores(
@@ -796,8 +816,23 @@ _NAN = torch.full((2, 3072), float("nan"))
 
 BAD_INPUTS = [
     # domains and data
-    (lambda: darla.palette("other"), ValueError, "domain must be 'source'"),
-    (lambda: darla.palette(0), TypeError, "domain must be a str, got int"),
+    (
+        lambda: darla.sample_sprites(2, "other"),
+        ValueError,
+        "domain must be 'source'",
+    ),
+    (
+        lambda: darla.sample_sprites(2, 0),
+        TypeError,
+        "domain must be a str, got int",
+    ),
+    (
+        lambda: darla.coloured_sprite_images(
+            np.array([[0, 0, 0, 0, 3, 0]]), [1], "source"
+        ),
+        ValueError,
+        "image 0 is not in the source domain: colour 1 at position_x index 3",
+    ),
     (lambda: darla.sample_sprites(4, 1), TypeError, "domain must be a str"),
     (lambda: darla.sample_sprites(0, "source"), ValueError, "n must be at"),
     (
@@ -820,7 +855,7 @@ BAD_INPUTS = [
             sprites.sample_factors(2), [0, 4], "target"
         ),
         ValueError,
-        "colours index the target palette of 4 colours",
+        "colours index the palette of 4 colours",
     ),
     (
         lambda: darla.coloured_sprite_images(
@@ -1382,3 +1417,65 @@ def test_the_smallest_training_set_transfer_scores_allow():
     model = darla.ColourConvVAE(latent_dim=2).eval()
     scores = darla.transfer_scores(model, n_train=30, n_test=20)
     assert set(scores) == set(darla.DOMAINS)
+
+
+# -- the pre-drawn grid and the readouts --------------------------------------
+
+
+def test_trainers_read_the_same_images_from_a_grid(tmp_path, monkeypatch):
+    # A grid file of the whole grid would take minutes; the first images
+    # of the grid, with draws confined to them, give the same test.
+    count = 4 * 32 * 32
+    path = tmp_path / "grid.npy"
+    sprites.build_reduced_grid(path, count=count)
+    grid = sprites.ReducedGrid(path)
+    monkeypatch.setattr(sprites, "N_IMAGES", count)
+    monkeypatch.setattr(darla.sprites, "N_IMAGES", count)
+    torch.manual_seed(0)
+    start = darla.ColourConvVAE(latent_dim=4)
+    drawn, read = copy.deepcopy(start), copy.deepcopy(start)
+    a = darla.train_darla_vae(drawn, objective="bernoulli", steps=2)
+    b = darla.train_darla_vae(read, objective="bernoulli", steps=2, grid=grid)
+    assert a.objective == b.objective
+    for p, q in zip(drawn.parameters(), read.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_readout_transfer_fits_on_source_and_scores_both_domains(spy):
+    from vaecourse import readouts
+
+    torch.manual_seed(0)
+    model = darla.ColourConvVAE(latent_dim=4).eval()
+    sets = darla.transfer_sets(n_train=300, n_test=200, seed=1)
+    assert [sets[k].domain for k in ("train", "source", "target")] == [
+        "source",
+        "source",
+        "target",
+    ]
+    encode = lambda x: darla.encoder_means(model, x)  # noqa: E731
+    scores = darla.readout_transfer(encode, sets)
+    codes = {k: encode(batch.images) for k, batch in sets.items()}
+    fitted = readouts.fit_readouts(
+        codes["train"], sets["train"].classes[:, 1:]
+    )
+    for domain in darla.DOMAINS:
+        expected = readouts.score_readouts(
+            fitted, codes[domain], sets[domain].classes[:, 1:]
+        )
+        assert scores[domain] == expected
+    # The rotation control multiplies every code by the matrix first.
+    q = readouts.random_rotation(4, seed=0)
+    rotated = darla.readout_transfer(encode, sets, rotation=q)
+    fitted = readouts.fit_readouts(
+        codes["train"] @ q, sets["train"].classes[:, 1:]
+    )
+    assert rotated["target"] == readouts.score_readouts(
+        fitted, codes["target"] @ q, sets["target"].classes[:, 1:]
+    )
+    # Fitted on a target set, it refuses.
+    swapped = {**sets, "train": sets["target"]}
+    raises(
+        lambda: darla.readout_transfer(encode, swapped),
+        ValueError,
+        "fitted on source images",
+    )

@@ -20,12 +20,14 @@ reinforcement learning:
 
 - **Domains.** The sprites of :mod:`vaecourse.sprites`, averaged to
   32 x 32 (:func:`vaecourse.sprites.reduced_images`, the images of
-  Part III), painted in one foreground colour on a black background: the
-  colours of :data:`SOURCE_COLOURS` (hues 0°, 90°, 180°, 270°) in the
-  source domain, the held-out colours of :data:`TARGET_COLOURS` (hues 45°,
-  135°, 225°, 315°) in the target domain. Colour is a nuisance factor of
-  the domain; the factors of interest are dSprites' five (shape, scale,
-  orientation, x, y).
+  Part III), painted in one of four colours (:data:`COLOURS`) on a black
+  background. The domains differ in which colours go with which half of
+  the frame (:data:`DOMAIN_COLOURS`): in the source domain red and cyan
+  sprites sit in the left half and chartreuse and violet ones in the
+  right half; the target domain swaps the pairs. Every colour and every
+  position is seen in training; only these combinations are new. A code
+  that keeps position apart from colour reads a target sprite's position
+  as it reads a source sprite's; a code that mixes them need not.
 - **Models.** :class:`ColourConvVAE`, :class:`vaecourse.models.ConvVAE`
   with three channels and a Bernoulli decoder, and
   :class:`DenoisingAutoencoder`, the DAE :math:`J`, trained to reconstruct
@@ -90,10 +92,11 @@ __all__ = [
     "IMAGE_SIZE",
     "INPUT_DIM",
     "DOMAINS",
-    "SOURCE_HUES",
-    "TARGET_HUES",
-    "SOURCE_COLOURS",
-    "TARGET_COLOURS",
+    "HUES",
+    "COLOURS",
+    "HALF",
+    "DOMAIN_COLOURS",
+    "domain_of",
     "OBJECTIVES",
     "PROBED_FACTORS",
     "palette",
@@ -120,6 +123,8 @@ __all__ = [
     "score_probes",
     "probe_scores",
     "transfer_scores",
+    "transfer_sets",
+    "readout_transfer",
 ]
 
 #: Colour channels of an image (red, green, blue).
@@ -130,10 +135,8 @@ IMAGE_SIZE = sprites.REDUCED_SIZE
 INPUT_DIM = CHANNELS * IMAGE_SIZE * IMAGE_SIZE
 #: The two domains; training data come from the first only.
 DOMAINS: tuple[str, ...] = ("source", "target")
-#: Hues (degrees) of the source palette.
-SOURCE_HUES: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
-#: Hues (degrees) of the target palette, halfway between the source hues.
-TARGET_HUES: tuple[float, ...] = (45.0, 135.0, 225.0, 315.0)
+#: Hues (degrees) of the four colours.
+HUES: tuple[float, ...] = (0.0, 90.0, 180.0, 270.0)
 
 
 def _colours(hues: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
@@ -141,12 +144,20 @@ def _colours(hues: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
     return tuple(colorsys.hsv_to_rgb(hue / 360.0, 1.0, 1.0) for hue in hues)
 
 
-#: Foreground colours of the source domain, RGB in [0, 1] (red,
-#: chartreuse, cyan, violet).
-SOURCE_COLOURS = _colours(SOURCE_HUES)
-#: Foreground colours of the target domain, never seen in training
-#: (orange, spring green, azure, rose).
-TARGET_COLOURS = _colours(TARGET_HUES)
+#: The four foreground colours, RGB in [0, 1]: red, chartreuse, cyan,
+#: violet. Both domains use all four.
+COLOURS = _colours(HUES)
+#: A sprite whose ``position_x`` index is below this has its centre in the
+#: left half of the frame.
+HALF = sprites.FACTOR_SIZES[4] // 2
+#: The colours (indices into :data:`COLOURS`) a domain paints a sprite in,
+#: for a sprite in the left half and in the right half of the frame. The
+#: target domain swaps the source's pairs: every colour and every position
+#: is seen in training, only these pairings are not.
+DOMAIN_COLOURS: dict[str, tuple[tuple[int, int], tuple[int, int]]] = {
+    "source": ((0, 2), (1, 3)),
+    "target": ((1, 3), (0, 2)),
+}
 #: Objectives of :func:`darla_vae_objective`; the β-weighted negative ELBO
 #: of a Bernoulli decoder, the pixel L2 loss :math:`\|\hat x - x\|^2 +
 #: \beta \mathrm{KL}` (β-VAE_DAE with :math:`J` the identity), and
@@ -176,16 +187,33 @@ def _check_domain(domain: object) -> str:
     return domain
 
 
-def palette(domain: str) -> np.ndarray:
-    """The foreground colours of a domain, ``(4, 3)`` float32 RGB.
+def palette() -> np.ndarray:
+    """The four foreground colours, ``(4, 3)`` float32 RGB."""
+    return np.array(COLOURS, dtype=np.float32)
+
+
+def domain_of(classes: object, colours: object) -> np.ndarray:
+    """The domain of each sprite, from its colour and its half of the frame.
 
     Parameters
     ----------
-    domain : {"source", "target"}
+    classes : numpy.ndarray
+        ``(N, 6)`` factor indices (:mod:`vaecourse.sprites`).
+    colours : numpy.ndarray
+        ``(N,)`` indices into :func:`palette`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` strings, ``"source"`` or ``"target"``
+        (:data:`DOMAIN_COLOURS`).
     """
-    domain = _check_domain(domain)
-    colours = SOURCE_COLOURS if domain == "source" else TARGET_COLOURS
-    return np.array(colours, dtype=np.float32)
+    classes = sprites._as_classes(classes)
+    colours = _check_colour_indices(colours, len(classes))
+    right = (classes[:, 4] >= HALF).astype(np.int64)
+    # The source pairs the even colours with the left half.
+    source = (colours % 2) == right
+    return np.where(source, "source", "target")
 
 
 def _check_colourise(
@@ -241,19 +269,19 @@ def colourise(coverage: torch.Tensor, rgb: torch.Tensor) -> torch.Tensor:
     return (rgb[:, :, None] * coverage[:, None, :]).reshape(-1, INPUT_DIM)
 
 
-def _check_colours(colours: object, domain: str, n: int) -> np.ndarray:
-    """Palette indices, ``(n,)`` int64, each in the domain's palette."""
-    size = len(palette(domain))
+def _check_colour_indices(colours: object, n: int) -> np.ndarray:
+    """Palette indices, ``(n,)`` int64, each in [0, 4)."""
+    size = len(COLOURS)
     indices = np.atleast_1d(np.asarray(colours))
     if indices.dtype == bool or not np.issubdtype(indices.dtype, np.integer):
         raise TypeError(
-            f"colours must be integer indices into the {domain} palette, "
-            f"got dtype {indices.dtype}"
+            "colours must be integer indices into the palette, got dtype "
+            f"{indices.dtype}"
         )
     if indices.size and (indices.min() < 0 or indices.max() >= size):
         raise ValueError(
-            f"colours index the {domain} palette of {size} colours "
-            f"(0 to {size - 1}), found [{indices.min()}, {indices.max()}]"
+            f"colours index the palette of {size} colours (0 to {size - 1}),"
+            f" found [{indices.min()}, {indices.max()}]"
         )
     if indices.shape != (n,):
         raise ValueError(
@@ -266,15 +294,17 @@ def _check_colours(colours: object, domain: str, n: int) -> np.ndarray:
 def coloured_sprite_images(
     classes: object, colours: object, domain: str
 ) -> torch.Tensor:
-    """Draw sprites at 32 x 32 in colours of a domain's palette.
+    """Draw sprites at 32 x 32 in the given colours, all of one domain.
 
     Parameters
     ----------
     classes : numpy.ndarray
         ``(N, 6)`` factor indices (:mod:`vaecourse.sprites`).
     colours : numpy.ndarray
-        ``(N,)`` integer indices into :func:`palette` of ``domain``.
+        ``(N,)`` integer indices into :func:`palette`.
     domain : {"source", "target"}
+        The domain every (colour, position) pair must belong to
+        (:func:`domain_of`).
 
     Returns
     -------
@@ -285,8 +315,18 @@ def coloured_sprite_images(
     """
     domain = _check_domain(domain)
     coverage = sprites.reduced_images(classes)
-    indices = _check_colours(colours, domain, len(coverage))
-    return colourise(coverage, torch.from_numpy(palette(domain)[indices]))
+    indices = _check_colour_indices(colours, len(coverage))
+    outside = domain_of(classes, indices) != domain
+    if outside.any():
+        first = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"image {first} is not in the {domain} domain: colour "
+            f"{indices[first]} at position_x index {classes[first][4]} "
+            f"(the {domain} domain pairs colours {DOMAIN_COLOURS[domain][0]} "
+            f"with x < {HALF} and {DOMAIN_COLOURS[domain][1]} with x >= "
+            f"{HALF})"
+        )
+    return colourise(coverage, torch.from_numpy(palette()[indices]))
 
 
 class SpriteBatch(NamedTuple):
@@ -315,14 +355,27 @@ def _check_rng(rng: object) -> np.random.Generator:
     return np.random.default_rng(check_int("rng", rng, minimum=0))
 
 
+def _draw_domain(
+    n: int, domain: str, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Grid indices uniform over the whole grid, then each sprite's colour
+    uniform over the two its domain allows at its position."""
+    index = rng.integers(0, sprites.N_IMAGES, n)
+    classes = sprites.index_to_factors(index)
+    pairs = np.array(DOMAIN_COLOURS[domain])  # (half, 2)
+    right = (classes[:, 4] >= HALF).astype(np.int64)
+    colours = pairs[right, rng.integers(0, 2, n)]
+    return index, colours
+
+
 def sample_sprites(
     n: int, domain: str, rng: np.random.Generator | int = 0
 ) -> SpriteBatch:
     """``n`` coloured sprites of one domain, factors uniform on the grid.
 
-    Each image's factors are drawn uniformly from dSprites' grid and its
-    colour uniformly from the palette of ``domain``, and of that domain
-    only.
+    Each image's factors are drawn uniformly from dSprites' grid, and its
+    colour uniformly from the two that ``domain`` allows at its position
+    (:data:`DOMAIN_COLOURS`), so that every image is of that domain only.
 
     Parameters
     ----------
@@ -336,10 +389,8 @@ def sample_sprites(
     n = check_int("n", n, minimum=1)
     domain = _check_domain(domain)
     rng = _check_rng(rng)
-    classes = np.stack(
-        [rng.integers(0, size, n) for size in sprites.FACTOR_SIZES], axis=1
-    )
-    colours = rng.integers(0, len(palette(domain)), n)
+    index, colours = _draw_domain(n, domain, rng)
+    classes = sprites.index_to_factors(index)
     images = coloured_sprite_images(classes, colours, domain)
     return SpriteBatch(images, classes, colours, domain)
 
@@ -887,10 +938,34 @@ def _source_batches(
     batch_size: int,
     rng: np.random.Generator,
     device: torch.device,
+    grid: sprites.ReducedGrid | None = None,
 ) -> Iterator[torch.Tensor]:
-    """Fresh source-domain images for each step, drawn when needed."""
+    """Fresh source-domain images for each step, drawn when needed.
+
+    With ``grid`` the sprites are read from it instead of drawn: the same
+    draws from ``rng``, the same bits, faster.
+    """
     for _ in range(steps):
-        yield sample_sprites(batch_size, "source", rng).images.to(device)
+        if grid is None:
+            x = sample_sprites(batch_size, "source", rng).images
+        else:
+            index, colours = _draw_domain(batch_size, "source", rng)
+            rgb = torch.from_numpy(palette()[colours])
+            x = colourise(grid.images(index), rgb)
+        yield x.to(device)
+
+
+def _check_grid(grid: object) -> sprites.ReducedGrid | None:
+    if grid is None:
+        return None
+    check_instance("grid", grid, sprites.ReducedGrid)
+    if len(grid) != sprites.N_IMAGES:
+        raise ValueError(
+            f"grid holds the first {len(grid):,} images only: uniform "
+            f"draws over the {sprites.N_IMAGES:,} of the grid need all "
+            "of them (vaecourse.sprites.build_reduced_grid())"
+        )
+    return grid
 
 
 def _explain(
@@ -922,6 +997,7 @@ def train_dae(
     seed: int = 0,
     log_every: int = 250,
     device: str | torch.device = "cpu",
+    grid: sprites.ReducedGrid | None = None,
 ) -> History:
     r"""Train the DAE on fresh batches of source-domain sprites.
 
@@ -931,7 +1007,9 @@ def train_dae(
     :func:`vaecourse.loop.train_loop`; the masks come from a
     ``torch.Generator`` on ``device`` seeded with ``seed``. The global
     random state is not touched. The DAE is left in evaluation mode;
-    freeze it (:func:`freeze`) before β-VAE_DAE.
+    freeze it (:func:`freeze`) before β-VAE_DAE. With ``grid``, a whole
+    :class:`vaecourse.sprites.ReducedGrid`, the sprites are read from it
+    instead of drawn: the same images, faster.
 
     Parameters
     ----------
@@ -958,6 +1036,7 @@ def train_dae(
     )
     mask_fraction = _check_mask_fraction(mask_fraction, below_one=True)
     device = check_device(device)
+    grid = _check_grid(grid)
     dae.to(device)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -982,7 +1061,7 @@ def train_dae(
     train_loop(
         dae,
         objective,
-        _source_batches(steps, batch_size, rng, device),
+        _source_batches(steps, batch_size, rng, device, grid),
         optimizer,
         minimise="loss",
         log_every=log_every,
@@ -1004,6 +1083,7 @@ def train_darla_vae(
     seed: int = 0,
     log_every: int = 250,
     device: str | torch.device = "cpu",
+    grid: sprites.ReducedGrid | None = None,
 ) -> History:
     r"""Train a VAE on fresh batches of source-domain sprites.
 
@@ -1015,7 +1095,8 @@ def train_darla_vae(
     ``lr`` on the VAE's parameters, in :func:`vaecourse.loop.train_loop`.
     The reparameterization noise comes from a ``torch.Generator`` on
     ``device`` seeded with ``seed``; the global random state is not
-    touched. The model is left in evaluation mode.
+    touched. The model is left in evaluation mode. With ``grid``, as in
+    :func:`train_dae`, the sprites are read from the pre-drawn grid.
 
     Returns
     -------
@@ -1038,6 +1119,7 @@ def train_darla_vae(
         steps, batch_size, lr, seed, log_every
     )
     device = check_device(device)
+    grid = _check_grid(grid)
     model.to(device)
     if dae is not None:
         dae.to(device)
@@ -1068,7 +1150,7 @@ def train_darla_vae(
     train_loop(
         model,
         step_objective,
-        _source_batches(steps, batch_size, rng, device),
+        _source_batches(steps, batch_size, rng, device, grid),
         optimizer,
         minimise="objective",
         log_every=log_every,
@@ -1337,3 +1419,87 @@ def transfer_scores(
             probes, encoder_means(model, test.images), test.classes[:, 1:]
         )
     return scores
+
+
+def transfer_sets(
+    n_train: int = 2_000, n_test: int = 1_000, seed: int = 0
+) -> dict[str, SpriteBatch]:
+    """The three sets of a transfer test, each from a generator of its own.
+
+    ``"train"``: ``n_train`` source sprites to fit on; ``"source"`` and
+    ``"target"``: ``n_test`` fresh sprites of each domain to score on.
+    Seeded with ``seed`` and a constant that training does not use.
+    """
+    n_train = check_int("n_train", n_train, minimum=2)
+    n_test = check_int("n_test", n_test, minimum=2)
+    seed = check_int("seed", seed, minimum=0)
+    domains = {"train": "source", "source": "source", "target": "target"}
+    return {
+        name: sample_sprites(
+            n_train if name == "train" else n_test,
+            domain,
+            np.random.default_rng([_PROBE_SEED, seed, k]),
+        )
+        for k, (name, domain) in enumerate(domains.items())
+    }
+
+
+def readout_transfer(
+    encode: Callable[[torch.Tensor], np.ndarray],
+    sets: Mapping[str, SpriteBatch],
+    rotation: np.ndarray | None = None,
+) -> dict[str, dict[str, float]]:
+    """Zero-shot transfer of one-unit readouts from source to target.
+
+    Fits :func:`vaecourse.readouts.fit_readouts` on the codes of
+    ``sets["train"]`` (source sprites) and scores them on
+    ``sets["source"]`` and ``sets["target"]``
+    (:func:`vaecourse.readouts.score_readouts`): per factor, shape
+    accuracy and the :math:`R^2` of the others; no mean over factors.
+
+    Parameters
+    ----------
+    encode : callable
+        ``(N, 3072)`` images to ``(N, d)`` codes: for a VAE, its encoder
+        means (``lambda x: encoder_means(model, x)``).
+    sets : mapping
+        :func:`transfer_sets`.
+    rotation : numpy.ndarray, optional
+        A ``(d, d)`` matrix the codes are multiplied by first
+        (``codes @ rotation``): the control that a rotated code, as good
+        for a linear probe, reads worse one unit at a time.
+
+    Returns
+    -------
+    dict
+        ``{"source": scores, "target": scores}``.
+    """
+    from vaecourse import readouts
+
+    if not isinstance(sets, Mapping) or set(sets) != {
+        "train",
+        "source",
+        "target",
+    }:
+        raise TypeError(
+            "sets must be the dict of transfer_sets, with the sets 'train', "
+            "'source' and 'target'"
+        )
+    if sets["train"].domain != "source":
+        raise ValueError("the readouts must be fitted on source images")
+
+    def codes(name: str) -> np.ndarray:
+        values = np.asarray(encode(sets[name].images), dtype=np.float64)
+        if rotation is not None:
+            values = values @ np.asarray(rotation, dtype=np.float64)
+        return values
+
+    fitted = readouts.fit_readouts(
+        codes("train"), sets["train"].classes[:, 1:]
+    )
+    return {
+        domain: readouts.score_readouts(
+            fitted, codes(domain), sets[domain].classes[:, 1:]
+        )
+        for domain in DOMAINS
+    }
