@@ -144,7 +144,7 @@ def _colours(hues: tuple[float, ...]) -> tuple[tuple[float, ...], ...]:
     return tuple(colorsys.hsv_to_rgb(hue / 360.0, 1.0, 1.0) for hue in hues)
 
 
-#: The four foreground colours, RGB in [0, 1]: red, chartreuse, cyan,
+#: The four foreground colours, RGB in [0, 1], red, chartreuse, cyan and
 #: violet. Both domains use all four.
 COLOURS = _colours(HUES)
 #: A sprite whose ``position_x`` index is below this has its centre in the
