@@ -1479,3 +1479,58 @@ def test_readout_transfer_fits_on_source_and_scores_both_domains(spy):
         ValueError,
         "fitted on source images",
     )
+
+
+@pytest.mark.parametrize("trainer", ["dae", "vae"])
+def test_a_stopped_run_resumed_from_its_checkpoint_takes_the_same_steps(
+    trainer, tmp_path, monkeypatch
+):
+    torch.manual_seed(0)
+    start = (
+        darla.DenoisingAutoencoder()
+        if trainer == "dae"
+        else darla.ColourConvVAE(latent_dim=4)
+    )
+
+    def train(model, **kwargs):
+        if trainer == "dae":
+            return darla.train_dae(
+                model, steps=6, batch_size=8, log_every=1, **kwargs
+            )
+        return darla.train_darla_vae(
+            model,
+            objective="bernoulli",
+            steps=6,
+            batch_size=8,
+            log_every=1,
+            **kwargs,
+        )
+
+    whole = copy.deepcopy(start)
+    expected = train(whole)
+    path = tmp_path / "run.checkpoint.safetensors"
+    name = "dae_objective" if trainer == "dae" else "darla_vae_objective"
+    real, calls = getattr(darla, name), []
+
+    def stops_at_the_fifth_step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(darla, name, stops_at_the_fifth_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(copy.deepcopy(start), checkpoint=path, checkpoint_every=2)
+    monkeypatch.setattr(darla, name, real)
+    resumed = copy.deepcopy(start)
+    curves = train(resumed, checkpoint=path, checkpoint_every=2)
+    for p, q in zip(resumed.parameters(), whole.parameters(), strict=True):
+        assert torch.equal(p, q)
+    assert curves.columns() == expected.columns()
+    raises(
+        lambda: train(
+            copy.deepcopy(start), checkpoint=path, checkpoint_every=3
+        ),
+        ValueError,
+        "is of a run with other settings (every differ)",
+    )

@@ -22,7 +22,6 @@ from the whole grid, and far fewer steps than the papers' 300,000.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -38,12 +37,7 @@ from vaecourse._validation import (
     check_real,
     values_checked,
 )
-from vaecourse.loop import (
-    History,
-    load_checkpoint,
-    save_checkpoint,
-    train_loop,
-)
+from vaecourse.loop import History, Resumable, train_loop
 from vaecourse.losses import (
     ELBOTerms,
     capacity_objective,
@@ -286,12 +280,6 @@ def train_beta_vae(
     checkpoint_every = check_int(
         "checkpoint_every", checkpoint_every, minimum=1
     )
-    if checkpoint is not None and checkpoint_every % log_every:
-        raise ValueError(
-            f"checkpoint_every ({checkpoint_every}) must be a multiple of "
-            f"log_every ({log_every}): a checkpoint is written where the "
-            "curves have just been logged"
-        )
     model.to(device)
     rng = np.random.default_rng(seed)
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -317,28 +305,21 @@ def train_beta_vae(
         "units_every": units_every,
         "checkpoint_every": checkpoint_every,
     }
-    generators = {"reparameterization": generator, "unit_probe": probe_noise}
-    taken, wall_before, starts = 0, 0.0, []
-    started = time.perf_counter()
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(
-            checkpoint, model=model, optimizer=optimizer, generators=generators
-        )
-        if state["settings"] != settings:
-            differ = sorted(
-                key
-                for key in settings
-                if state["settings"].get(key) != settings[key]
-            )
-            raise ValueError(
-                f"checkpoint {checkpoint} is of a run with other settings "
-                f"({', '.join(differ)} differ): remove it to start afresh"
-            )
-        rng.bit_generator.state = state["rng"]
-        taken, wall_before = state["taken"], state["wall_s"]
-        starts = state["starts"]
-        for name, values in state["curves"].items():
-            curves.series[name][:] = values
+    resumable = Resumable(
+        checkpoint,
+        checkpoint_every,
+        log_every=log_every,
+        settings=settings,
+        model=model,
+        optimizer=optimizer,
+        generators={
+            "reparameterization": generator,
+            "unit_probe": probe_noise,
+        },
+        rng=rng,
+        curves=curves,
+    )
+    taken = resumable.restore()
 
     def probe_units(step: int) -> None:
         # Without gradients, with a generator of its own: the training's
@@ -405,28 +386,11 @@ def train_beta_vae(
             curves.series[name].append(means[name])
         c = c_at(step - 1)
         curves.capacity.append(0.0 if c is None else c)
-        if checkpoint is not None and step % checkpoint_every == 0:
-            save_checkpoint(
-                checkpoint,
-                model=model,
-                optimizer=optimizer,
-                generators=generators,
-                state={
-                    "settings": settings,
-                    "taken": step,
-                    "rng": rng.bit_generator.state,
-                    "curves": curves.series,
-                    # The training's own wall time over every process
-                    # that took part, and the step each one started at.
-                    "wall_s": wall_before + time.perf_counter() - started,
-                    "starts": [*starts, first],
-                },
-            )
+        resumable.logged(step)
 
     if taken == steps:
         model.eval()
         return curves
-    first = taken
     train_loop(
         model,
         objective,

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import colorsys
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -83,7 +84,7 @@ from vaecourse._validation import (
     values_checked,
 )
 from vaecourse.distributions import kl_diag_gaussian_std_normal
-from vaecourse.loop import History, train_loop
+from vaecourse.loop import History, Resumable, train_loop
 from vaecourse.losses import bernoulli_nll_with_logits, sum_of_squares
 from vaecourse.models import ConvVAE
 
@@ -955,6 +956,32 @@ def _source_batches(
         yield x.to(device)
 
 
+def _resumable(
+    checkpoint: object,
+    every: object,
+    log_every: int,
+    settings: dict,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+    rng: np.random.Generator,
+    curves: History,
+) -> Resumable:
+    """The checkpoint of a DARLA trainer (none without a path)."""
+    every = check_int("checkpoint_every", every, minimum=1)
+    return Resumable(
+        checkpoint,
+        every,
+        log_every=log_every,
+        settings={**settings, "log_every": log_every, "every": every},
+        model=model,
+        optimizer=optimizer,
+        generators={"training": generator},
+        rng=rng,
+        curves=curves,
+    )
+
+
 def _check_grid(grid: object) -> sprites.ReducedGrid | None:
     if grid is None:
         return None
@@ -998,6 +1025,8 @@ def train_dae(
     log_every: int = 250,
     device: str | torch.device = "cpu",
     grid: sprites.ReducedGrid | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 5_000,
 ) -> History:
     r"""Train the DAE on fresh batches of source-domain sprites.
 
@@ -1009,7 +1038,9 @@ def train_dae(
     random state is not touched. The DAE is left in evaluation mode;
     freeze it (:func:`freeze`) before β-VAE_DAE. With ``grid``, a whole
     :class:`vaecourse.sprites.ReducedGrid`, the sprites are read from it
-    instead of drawn: the same images, faster.
+    instead of drawn: the same images, faster. With ``checkpoint``, the
+    run keeps its state there every ``checkpoint_every`` steps and goes on
+    from it when started again (:class:`vaecourse.loop.Resumable`).
 
     Parameters
     ----------
@@ -1052,21 +1083,46 @@ def train_dae(
         with values_checked():  # the batches are drawn in [0, 1]
             return {"loss": loss(x)}
 
+    resumable = _resumable(
+        checkpoint,
+        checkpoint_every,
+        log_every,
+        {
+            "trainer": "dae",
+            "steps": steps,
+            "mask_fraction": mask_fraction,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+        },
+        dae,
+        optimizer,
+        generator,
+        rng,
+        curves,
+    )
+    taken = resumable.restore()
+
     def log(step: int, means: dict[str, float]) -> None:
         curves.step.append(step)
         curves.objective.append(means["loss"])
         curves.reconstruction.append(means["loss"])
         curves.kl.append(0.0)
+        resumable.logged(step)
 
+    if taken == steps:
+        dae.eval()
+        return curves
     train_loop(
         dae,
         objective,
-        _source_batches(steps, batch_size, rng, device, grid),
+        _source_batches(steps - taken, batch_size, rng, device, grid),
         optimizer,
         minimise="loss",
         log_every=log_every,
         log=log,
         explain=lambda x, terms: _explain(lambda: loss(x), terms),
+        first_step=taken + 1,
     )
     return curves
 
@@ -1084,6 +1140,8 @@ def train_darla_vae(
     log_every: int = 250,
     device: str | torch.device = "cpu",
     grid: sprites.ReducedGrid | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 5_000,
 ) -> History:
     r"""Train a VAE on fresh batches of source-domain sprites.
 
@@ -1095,8 +1153,9 @@ def train_darla_vae(
     ``lr`` on the VAE's parameters, in :func:`vaecourse.loop.train_loop`.
     The reparameterization noise comes from a ``torch.Generator`` on
     ``device`` seeded with ``seed``; the global random state is not
-    touched. The model is left in evaluation mode. With ``grid``, as in
-    :func:`train_dae`, the sprites are read from the pre-drawn grid.
+    touched. The model is left in evaluation mode. With ``grid`` and
+    ``checkpoint``, as in :func:`train_dae`, the sprites are read from the
+    pre-drawn grid and the run keeps a checkpoint it can go on from.
 
     Returns
     -------
@@ -1142,20 +1201,46 @@ def train_darla_vae(
         with values_checked():  # the batches are drawn in [0, 1]
             return terms(x)._asdict()
 
+    resumable = _resumable(
+        checkpoint,
+        checkpoint_every,
+        log_every,
+        {
+            "trainer": "vae",
+            "objective": objective,
+            "steps": steps,
+            "beta": beta,
+            "batch_size": batch_size,
+            "lr": lr,
+            "seed": seed,
+        },
+        model,
+        optimizer,
+        generator,
+        rng,
+        curves,
+    )
+    taken = resumable.restore()
+
     def log(step: int, means: dict[str, float]) -> None:
         curves.step.append(step)
         for name in DarlaTerms._fields:
             curves.series[name].append(means[name])
+        resumable.logged(step)
 
+    if taken == steps:
+        model.eval()
+        return curves
     train_loop(
         model,
         step_objective,
-        _source_batches(steps, batch_size, rng, device, grid),
+        _source_batches(steps - taken, batch_size, rng, device, grid),
         optimizer,
         minimise="objective",
         log_every=log_every,
         log=log,
         explain=lambda x, found: _explain(lambda: terms(x), found),
+        first_step=taken + 1,
     )
     return curves
 

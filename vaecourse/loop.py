@@ -50,6 +50,7 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "checkpoint_state",
+    "Resumable",
 ]
 
 
@@ -456,3 +457,102 @@ def checkpoint_state(path: str | Path) -> dict[str, Any]:
     if metadata.get("format") != _CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a training checkpoint of vaecourse")
     return json.loads(metadata["state"])
+
+
+class Resumable:
+    """A run counted in steps that keeps a checkpoint and goes on from it.
+
+    A step trainer makes one with what its next steps depend on (the model,
+    the optimizer, its torch generators, its NumPy generator, its curves)
+    and the settings a checkpoint must agree with; :meth:`restore` puts
+    back the state of an existing checkpoint and returns the number of
+    steps already taken, and :meth:`logged`, called from the trainer's
+    ``log``, writes a checkpoint every ``every`` steps. Without a ``path``
+    both do nothing, so a trainer uses it whether or not it was asked for
+    one. The state also keeps the training's wall time over every process
+    that took part and the step each one started at.
+
+    Raises
+    ------
+    ValueError
+        If ``every`` is not a multiple of ``log_every`` (a checkpoint is
+        written where the curves have just been logged, with no partial
+        means pending), or, in :meth:`restore`, if the checkpoint is of a
+        run with other settings.
+    """
+
+    def __init__(
+        self,
+        path: str | Path | None,
+        every: int,
+        *,
+        log_every: int,
+        settings: Mapping[str, Any],
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generators: Mapping[str, torch.Generator],
+        rng: Any,
+        curves: History,
+    ) -> None:
+        import time
+
+        if path is not None and every % log_every:
+            raise ValueError(
+                f"checkpoint_every ({every}) must be a multiple of "
+                f"log_every ({log_every}): a checkpoint is written where "
+                "the curves have just been logged"
+            )
+        self.path = None if path is None else Path(path)
+        self.every = every
+        self.settings = dict(settings)
+        self.model, self.optimizer = model, optimizer
+        self.generators, self.rng, self.curves = generators, rng, curves
+        self.wall_before, self.starts, self.first = 0.0, [], 0
+        self._clock = time.perf_counter
+        self.started = self._clock()
+
+    def restore(self) -> int:
+        """Load an existing checkpoint; the number of steps it had taken."""
+        if self.path is None or not self.path.exists():
+            return 0
+        state = load_checkpoint(
+            self.path,
+            model=self.model,
+            optimizer=self.optimizer,
+            generators=self.generators,
+        )
+        if state["settings"] != self.settings:
+            differ = sorted(
+                key
+                for key in self.settings
+                if state["settings"].get(key) != self.settings[key]
+            )
+            raise ValueError(
+                f"checkpoint {self.path} is of a run with other settings "
+                f"({', '.join(differ)} differ): remove it to start afresh"
+            )
+        self.rng.bit_generator.state = state["rng"]
+        for name, values in state["curves"].items():
+            self.curves.series[name][:] = values
+        self.wall_before, self.starts = state["wall_s"], state["starts"]
+        self.first = state["taken"]
+        return self.first
+
+    def logged(self, step: int) -> None:
+        """After the log of ``step``: write a checkpoint if it is due."""
+        if self.path is None or step % self.every:
+            return
+        save_checkpoint(
+            self.path,
+            model=self.model,
+            optimizer=self.optimizer,
+            generators=self.generators,
+            state={
+                "settings": self.settings,
+                "taken": step,
+                "rng": self.rng.bit_generator.state,
+                "curves": self.curves.series,
+                "wall_s": self.wall_before + self._clock() - self.started,
+                "starts": [*self.starts, self.first],
+            },
+        )
