@@ -405,6 +405,8 @@ _DARLA_VAE_STEPS = 100_000
 # trial run ends with less KL than the beta = 1 VAE at the same step (the
 # beta-VAE_DAE is meant to be a beta-VAE, which spends fewer nats than a
 # VAE). tests/test_pretrained.py checks the shipped records against it.
+# The trials (5,000 steps, means of the last 250): the VAE's KL 11.22
+# nats; beta = 570, the smallest on the grid, 10.44 nats, below it.
 _DARLA_DAE_BETA = 570.0
 
 
