@@ -139,6 +139,32 @@ def test_darla_records_score_transfer_on_both_domains(name):
         assert 0.0 <= scores["shape"] <= 1.0
 
 
+FACTORS = {"shape", "scale", "orientation", "position_x", "position_y"}
+
+
+@pytest.mark.parametrize(
+    "name", ["darla_vae_beta1", "darla_vae_beta4", "darla_vae_dae"]
+)
+def test_darla_records_hold_readouts_with_their_rotation_control(name):
+    result = pretrained.record(name)
+    assert result["steps"] == 100_000
+    for key in ("readouts", "readouts_rotated"):
+        assert set(result[key]) == {"source", "target"}
+        for scores in result[key].values():
+            assert set(scores) == FACTORS
+            assert 0.0 <= scores["shape"] <= 1.0
+            assert all(value <= 1.0 for value in scores.values())
+
+
+def test_the_beta_vae_dae_spends_fewer_nats_than_the_vae():
+    # The rule of recipes._DARLA_DAE_BETA, checked on the shipped models:
+    # the beta-VAE_DAE is a beta-VAE, with less KL than the beta = 1 VAE.
+    dae = pretrained.record("darla_vae_dae")
+    vae = pretrained.record("darla_vae_beta1")
+    assert dae["final"]["evaluation_kl"] < vae["final"]["evaluation_kl"]
+    assert dae["objective"] == {"name": "dae", "beta": 570.0}
+
+
 def test_vq_records_count_codes_and_the_prior_beats_uniform():
     import math
 
