@@ -162,7 +162,7 @@ def test_the_beta_vae_dae_spends_fewer_nats_than_the_vae():
     dae = pretrained.record("darla_vae_dae")
     vae = pretrained.record("darla_vae_beta1")
     assert dae["final"]["evaluation_kl"] < vae["final"]["evaluation_kl"]
-    assert dae["objective"] == {"name": "dae", "beta": 570.0}
+    assert dae["objective"] == {"name": "dae", "beta": 2280.0}
 
 
 def test_vq_records_count_codes_and_the_prior_beats_uniform():
@@ -236,7 +236,7 @@ def test_a_recipe_finds_the_model_it_needs_in_its_own_folder(tmp_path):
         assert pretrained.main(args) == 0
     result = pretrained.record("darla_vae_dae", tmp_path)
     check_record(result, "darla_vae_dae")
-    assert result["objective"] == {"name": "dae", "beta": 570.0}
+    assert result["objective"] == {"name": "dae", "beta": 2280.0}
     model = pretrained.load("darla_vae_dae", tmp_path)
     assert pretrained.evaluate(model, "darla_vae_dae") == pytest.approx(
         result["evaluation_loss"], rel=1e-5
