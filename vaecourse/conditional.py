@@ -5,19 +5,24 @@ al. (2015) condition every distribution of the VAE on a label :math:`y`:
 
 .. math::
 
-    q(z \mid x, y) = \mathcal N\big(\mu(x, y), \operatorname{diag}
-    \sigma^2(x, y)\big), \qquad
-    p(x \mid z, y) = \mathrm{Bernoulli}\big(\operatorname{sigmoid}
+    \begin{aligned}
+    q(z \mid x, y) &= \mathcal N\big(\mu(x, y), \operatorname{diag}
+    \sigma^2(x, y)\big), \\
+    p(x \mid z, y) &= \mathrm{Bernoulli}\big(\operatorname{sigmoid}
     g(z, y)\big), \qquad
     p(z) = \mathcal N(0, I),
+    \end{aligned}
 
 and maximise the conditional ELBO, a lower bound on :math:`\log p(x \mid
 y)` by the argument of chapter "The ELBO" with :math:`y` in every term:
 
 .. math::
 
-    \mathrm{ELBO}(x, y) = \mathbb E_{q(z \mid x, y)}\big[\log p(x \mid z,
-    y)\big] - \mathrm{KL}\big(q(z \mid x, y) \,\|\, \mathcal N(0, I)\big).
+    \begin{aligned}
+    \mathrm{ELBO}(x, y) = {} & \mathbb E_{q(z \mid x, y)}\big[\log p(x
+    \mid z, y)\big] \\
+    & - \mathrm{KL}\big(q(z \mid x, y) \,\|\, \mathcal N(0, I)\big).
+    \end{aligned}
 
 The label enters as a one-hot vector (:func:`one_hot`) concatenated to the
 image in the encoder and to the code in the decoder. Since the decoder is
@@ -47,7 +52,7 @@ from vaecourse._validation import (
 from vaecourse.distributions import reparameterize
 from vaecourse.loop import History, epoch_batches, train_loop
 from vaecourse.losses import ELBOTerms, negative_elbo
-from vaecourse.models import _mlp, flatten_batch
+from vaecourse.models import _check_latent, _mlp, flatten_batch
 
 __all__ = [
     "N_CLASSES",
@@ -104,9 +109,11 @@ def one_hot(
     """
     n_classes = check_int("n_classes", n_classes, minimum=2)
     labels = _check_labels("labels", labels, None, n_classes)
-    rows = torch.zeros(len(labels), n_classes, dtype=dtype)
-    rows[torch.arange(len(labels)), labels] = 1
-    return rows.to(labels.device)
+    rows = torch.zeros(
+        len(labels), n_classes, dtype=dtype, device=labels.device
+    )
+    rows[torch.arange(len(labels), device=labels.device), labels] = 1
+    return rows
 
 
 class ConditionalVAE(nn.Module):
@@ -156,29 +163,37 @@ class ConditionalVAE(nn.Module):
         self.logvar_head = nn.Linear(hidden_dim, latent_dim)
         self.decoder = _mlp([latent_dim + n_classes, hidden_dim, input_dim])
 
-    def _label_rows(self, y: torch.Tensor, n: int, like: torch.Tensor):
-        y = _check_labels("y", y, n, self.n_classes).to(like.device)
-        return one_hot(y, self.n_classes, like.dtype)
+    def _check_example(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images flattened to ``(N, input_dim)`` and their labels."""
+        dtype = next(self.parameters()).dtype
+        x = flatten_batch(x, self.input_dim, dtype=dtype)
+        y = _check_labels("y", y, len(x), self.n_classes).to(x.device)
+        return x, y
+
+    def _check_code(
+        self, z: torch.Tensor, y: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes of shape ``(N, latent_dim)`` and their labels."""
+        z = _check_latent(self, z)
+        y = _check_labels("y", y, len(z), self.n_classes).to(z.device)
+        return z, y
 
     def encode(
         self, x: torch.Tensor, y: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         r"""Parameters of :math:`q(z \mid x, y)`: ``(mu, logvar)``."""
-        dtype = next(self.parameters()).dtype
-        x = flatten_batch(x, self.input_dim, dtype=dtype)
-        h = self.encoder_body(
-            torch.cat([x, self._label_rows(y, len(x), x)], 1)
-        )
+        x, y = self._check_example(x, y)
+        e_y = one_hot(y, self.n_classes, x.dtype)
+        h = self.encoder_body(torch.cat([x, e_y], 1))
         return self.mu_head(h), self.logvar_head(h)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         r"""Logits of :math:`p(x \mid z, y)`, ``(batch, input_dim)``."""
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(
-                f"z must have shape (batch, {self.latent_dim}), "
-                f"got {tuple(z.shape)}"
-            )
-        return self.decoder(torch.cat([z, self._label_rows(y, len(z), z)], 1))
+        z, y = self._check_code(z, y)
+        e_y = one_hot(y, self.n_classes, z.dtype)
+        return self.decoder(torch.cat([z, e_y], 1))
 
     def decode_mean(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         r"""Mean of :math:`p(x \mid z, y)`: the sigmoid of the logits."""
@@ -212,9 +227,7 @@ class ConditionalVAE(nn.Module):
 
         averaged over the batch (:func:`vaecourse.losses.negative_elbo`).
         """
-        x = flatten_batch(
-            x, self.input_dim, dtype=next(self.parameters()).dtype
-        )
+        x, y = self._check_example(x, y)
         logits, mu, logvar = self(x, y, generator)
         return negative_elbo(x, logits, mu, logvar, beta=beta)
 
