@@ -26,6 +26,7 @@ from vaecourse.plotting import (  # noqa: E402
     image_grid,
     latent_manifold,
     latent_scatter,
+    latent_sliders,
     latent_traversal,
     loss_curves,
     make_grid,
@@ -625,3 +626,34 @@ def test_the_self_check_rejects_a_grid_that_includes_0_and_1():
             lambda n: torch.from_numpy(norm.ppf(np.linspace(0, 1, n))),
         )
     assert not report.ok and "avoid 0 and 1" in str(report)
+
+
+# --- the latent explorer as sliders -----------------------------------------
+
+
+def test_latent_sliders_show_the_decoders_image_of_their_code():
+    import io
+
+    from PIL import Image
+
+    from vaecourse import pretrained
+
+    model = pretrained.load("mnist_vae_m2")
+    explorer = latent_sliders(model, (28, 28), scale=6)
+    first = explorer.image.value
+    explorer.sliders[0].value = 1.2
+    explorer.sliders[1].value = -0.7
+    assert explorer.image.value != first
+    shown = np.array(Image.open(io.BytesIO(explorer.image.value)))
+    assert shown.shape == (168, 168)
+    with torch.no_grad():
+        mean = model.decode_mean(torch.tensor([[1.2, -0.7]]))[0]
+    expected = torch.round(255 * mean).reshape(28, 28).int().numpy()
+    # every 6 x 6 square is one pixel of the decoder's image
+    assert np.array_equal(shown[::6, ::6].astype(int), expected)
+    assert np.array_equal(shown[5::6, 5::6].astype(int), expected)
+
+
+def test_latent_sliders_need_a_two_dimensional_code():
+    with pytest.raises(ValueError, match="latent_dim == 2, got 20"):
+        latent_sliders(VAE(latent_dim=20), (28, 28))
