@@ -929,9 +929,9 @@ _EXPLORER_READY_JS = """
 """
 
 _EXPLORER_AT_JS = """
-([z1, z2]) => {
+(values) => {
   const explorer = window.latentExplorers[0];
-  explorer.setLatent(z1, z2);
+  explorer.setLatent(...values);
   return [explorer.latent(), explorer.pixels(), explorer.canvasPixels()];
 }
 """

@@ -7,13 +7,19 @@
  * the shipped safetensors file, next to this script in _static: nothing is
  * fetched from elsewhere, and the page works offline and from file://.
  *
- * The decoder is the course's MLP (vaecourse.models.VAE):
- *   h = relu(W1 z + b1),  x = sigmoid(W2 h + b2),
- * computed here in double precision; a pixel is round(255 x). The browser
+ * The decoder arrives as a list of layers (linear, relu, unflatten,
+ * conv_transpose, flatten; PyTorch's layouts) ending in a sigmoid: the MLP
+ * of vaecourse.models.VAE and the convolutional decoder of ConvVAE alike.
+ * It runs here in double precision; a pixel is round(255 x). The browser
  * test (tests/test_browser.py) compares these pixels with PyTorch's.
  *
+ * A model with a 2-D code gets the plane: the held-out digits' codes, and
+ * a cross the reader drags. A larger code gets one slider per active unit
+ * (the others stay at 0): a latent traversal.
+ *
  * window.latentExplorers lists the explorers of the page; each has
- * setLatent(z1, z2), latent() and pixels() (the 8-bit grey values drawn).
+ * setLatent(...values) (one value per plane axis or slider), latent() (the
+ * whole code), pixels() and canvasPixels() (the 8-bit grey values drawn).
  */
 (function () {
   "use strict";
@@ -48,11 +54,15 @@
           }
           resolve({
             latent: raw.latent_dim,
-            hidden: raw.hidden_dim,
             size: raw.image_shape,
-            w1: floats(raw.w1), b1: floats(raw.b1),
-            w2: floats(raw.w2), b2: floats(raw.b2),
-            codes: floats(raw.codes), labels: raw.labels,
+            layers: raw.layers.map((layer) => ({
+              ...layer,
+              w: layer.w ? floats(layer.w) : null,
+              b: layer.b ? floats(layer.b) : null,
+            })),
+            units: raw.units,
+            codes: raw.codes ? floats(raw.codes) : null,
+            labels: raw.labels || null,
             extent: raw.extent,
           });
         };
@@ -63,66 +73,206 @@
     return loading[name];
   }
 
-  function decode(m, z) {
-    const h = new Float64Array(m.hidden);
-    for (let i = 0; i < m.hidden; i++) {
-      let s = m.b1[i];
-      for (let j = 0; j < m.latent; j++) s += m.w1[i * m.latent + j] * z[j];
-      h[i] = s > 0 ? s : 0;
+  function linear(layer, x) {
+    const y = new Float64Array(layer.out);
+    for (let o = 0; o < layer.out; o++) {
+      let sum = layer.b[o];
+      const row = o * layer.in;
+      for (let i = 0; i < layer.in; i++) sum += layer.w[row + i] * x[i];
+      y[o] = sum;
     }
-    const n = m.size[0] * m.size[1];
-    const out = new Uint8ClampedArray(n);
-    for (let k = 0; k < n; k++) {
-      let s = m.b2[k];
-      const row = k * m.hidden;
-      for (let i = 0; i < m.hidden; i++) s += m.w2[row + i] * h[i];
-      out[k] = Math.round(255 / (1 + Math.exp(-s)));
+    return y;
+  }
+
+  function convTranspose(layer, x, [channels, height, width]) {
+    // PyTorch's ConvTranspose2d: weight (in, out, k, k); input pixel
+    // (i, j) adds to output (i s - p + a, j s - p + b).
+    const { kernel: k, stride: s, padding: p } = layer;
+    const outHeight = (height - 1) * s - 2 * p + k;
+    const outWidth = (width - 1) * s - 2 * p + k;
+    const plane = outHeight * outWidth;
+    const y = new Float64Array(layer.out * plane);
+    for (let o = 0; o < layer.out; o++) y.fill(layer.b[o], o * plane, (o + 1) * plane);
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < height; i++) {
+        for (let j = 0; j < width; j++) {
+          const v = x[(c * height + i) * width + j];
+          if (v === 0) continue;
+          for (let o = 0; o < layer.out; o++) {
+            const w = ((c * layer.out + o) * k) * k;
+            for (let a = 0; a < k; a++) {
+              const row = i * s - p + a;
+              if (row < 0 || row >= outHeight) continue;
+              for (let b = 0; b < k; b++) {
+                const col = j * s - p + b;
+                if (col < 0 || col >= outWidth) continue;
+                y[o * plane + row * outWidth + col] += v * layer.w[w + a * k + b];
+              }
+            }
+          }
+        }
+      }
+    }
+    return [y, [layer.out, outHeight, outWidth]];
+  }
+
+  function decode(m, z) {
+    let x = Float64Array.from(z);
+    let shape = [x.length];
+    for (const layer of m.layers) {
+      if (layer.type === "linear") {
+        x = linear(layer, x);
+        shape = [x.length];
+      } else if (layer.type === "relu") {
+        x = x.map((v) => (v > 0 ? v : 0));
+      } else if (layer.type === "unflatten") {
+        shape = layer.shape;
+      } else if (layer.type === "flatten") {
+        shape = [x.length];
+      } else if (layer.type === "conv_transpose") {
+        [x, shape] = convTranspose(layer, x, shape);
+      } else {
+        throw new Error("unknown layer " + layer.type);
+      }
+    }
+    const out = new Uint8ClampedArray(x.length);
+    for (let k = 0; k < x.length; k++) {
+      out[k] = Math.round(255 / (1 + Math.exp(-x[k])));
     }
     return out;
   }
 
-  function build(root, m) {
-    root.textContent = "";
-    const plane = document.createElement("canvas");
+  function imageCanvas(m) {
     const image = document.createElement("canvas");
-    const caption = document.createElement("p");
-    plane.className = "latent-explorer-plane";
     image.className = "latent-explorer-image";
-    caption.className = "latent-explorer-caption";
-    plane.tabIndex = 0;
-    plane.setAttribute("role", "slider");
-    plane.setAttribute(
-      "aria-label",
-      "latent code: drag, tap or use the arrow keys to move it"
-    );
     image.setAttribute("role", "img");
     image.width = m.size[1];
     image.height = m.size[0];
-    const ratio = window.devicePixelRatio || 1;
-    plane.width = PLANE_PX * ratio;
-    plane.height = PLANE_PX * ratio;
+    return image;
+  }
+
+  function build(root, m) {
+    root.textContent = "";
+    const image = imageCanvas(m);
+    const caption = document.createElement("p");
+    caption.className = "latent-explorer-caption";
     const panels = document.createElement("div");
     panels.className = "latent-explorer-panels";
-    panels.append(plane, image);
-    const legend = document.createElement("p");
-    legend.className = "latent-explorer-legend";
-    legend.setAttribute("aria-label", "the colour of each digit's dots");
+    const [low, high] = m.extent;
+    const clamp = (v) => Math.min(high, Math.max(low, v));
+    const axes = m.latent === 2 ? [0, 1] : m.units;
+    const code = new Array(m.latent).fill(0);
+    let drawn = new Uint8ClampedArray(0);
+    let redrawControls = () => {};
+
+    function drawImage() {
+      drawn = decode(m, code);
+      const pixels = new ImageData(m.size[1], m.size[0]);
+      for (let k = 0; k < drawn.length; k++) {
+        pixels.data.set([drawn[k], drawn[k], drawn[k], 255], 4 * k);
+      }
+      image.getContext("2d").putImageData(pixels, 0, 0);
+      const text = axes
+        .map((unit) => `z${unit + 1} = ${code[unit].toFixed(2)}`)
+        .join(", ");
+      caption.textContent = text;
+      image.setAttribute("aria-label", "the decoded image at " + text);
+    }
+
+    function setLatent(...values) {
+      axes.forEach((unit, k) => {
+        if (values[k] !== undefined) code[unit] = clamp(values[k]);
+      });
+      redrawControls();
+      drawImage();
+    }
+
+    if (m.latent === 2) {
+      redrawControls = plane(m, panels, code, setLatent);
+    } else {
+      redrawControls = sliders(m, panels, code, setLatent);
+    }
+    panels.append(image);
+    root.append(panels);
+    if (m.latent === 2) root.append(legend());
+    root.append(caption);
+    setLatent(...axes.map(() => 0));
+
+    const explorer = {
+      root,
+      model: root.dataset.model,
+      setLatent,
+      latent: () => code.slice(),
+      pixels: () => Array.from(drawn),
+      canvasPixels: () => {
+        const data = image.getContext("2d")
+          .getImageData(0, 0, image.width, image.height).data;
+        return Array.from({ length: data.length / 4 }, (_, k) => data[4 * k]);
+      },
+    };
+    window.latentExplorers.push(explorer);
+    root.dataset.ready = "true";
+    return explorer;
+  }
+
+  function legend() {
+    const keys = document.createElement("p");
+    keys.className = "latent-explorer-legend";
+    keys.setAttribute("aria-label", "the colour of each digit's dots");
     for (let digit = 0; digit < 10; digit++) {
       const key = document.createElement("span");
       key.style.setProperty("--digit-colour", TAB10[digit]);
       key.textContent = String(digit);
-      legend.append(key);
+      keys.append(key);
     }
-    root.append(panels, legend, caption);
+    return keys;
+  }
 
+  function sliders(m, panels, code, setLatent) {
+    const box = document.createElement("div");
+    box.className = "latent-explorer-sliders";
+    const inputs = m.units.map((unit, k) => {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "range";
+      input.min = String(m.extent[0]);
+      input.max = String(m.extent[1]);
+      input.step = "0.05";
+      input.value = "0";
+      input.addEventListener("input", () => {
+        const values = m.units.map(() => undefined);
+        values[k] = Number(input.value);
+        setLatent(...values);
+      });
+      label.append(`z${unit + 1} `, input);
+      box.append(label);
+      return input;
+    });
+    panels.append(box);
+    return () => {
+      m.units.forEach((unit, k) => { inputs[k].value = String(code[unit]); });
+    };
+  }
+
+  function plane(m, panels, code, setLatent) {
+    const canvas = document.createElement("canvas");
+    canvas.className = "latent-explorer-plane";
+    canvas.tabIndex = 0;
+    canvas.setAttribute("role", "slider");
+    canvas.setAttribute(
+      "aria-label",
+      "latent code: drag, tap or use the arrow keys to move it"
+    );
+    const ratio = window.devicePixelRatio || 1;
+    canvas.width = PLANE_PX * ratio;
+    canvas.height = PLANE_PX * ratio;
+    panels.append(canvas);
     const [low, high] = m.extent;
     const toPx = (v) => ((v - low) / (high - low)) * PLANE_PX;
     const toZ = (px) => low + (px / PLANE_PX) * (high - low);
-    let z = [0, 0];
-    let drawn = new Uint8ClampedArray(0);
 
-    function drawPlane() {
-      const g = plane.getContext("2d");
+    function draw() {
+      const g = canvas.getContext("2d");
       g.setTransform(ratio, 0, 0, ratio, 0, 0);
       g.fillStyle = "#ffffff";
       g.fillRect(0, 0, PLANE_PX, PLANE_PX);
@@ -139,8 +289,8 @@
         const y = PLANE_PX - toPx(m.codes[2 * i + 1]);
         g.fillRect(x - 1.5, y - 1.5, 3, 3);
       }
-      const x = toPx(z[0]);
-      const y = PLANE_PX - toPx(z[1]);
+      const x = toPx(code[0]);
+      const y = PLANE_PX - toPx(code[1]);
       g.strokeStyle = "#000000";
       g.lineWidth = 2;
       g.beginPath();
@@ -150,71 +300,40 @@
       g.moveTo(x, y - 11);
       g.lineTo(x, y + 11);
       g.stroke();
-    }
-
-    function drawImage() {
-      drawn = decode(m, z);
-      const pixels = new ImageData(m.size[1], m.size[0]);
-      for (let k = 0; k < drawn.length; k++) {
-        pixels.data.set([drawn[k], drawn[k], drawn[k], 255], 4 * k);
-      }
-      image.getContext("2d").putImageData(pixels, 0, 0);
-      const text = `z = (${z[0].toFixed(2)}, ${z[1].toFixed(2)})`;
-      caption.textContent = text;
-      image.setAttribute("aria-label", "the decoded image at " + text);
-      plane.setAttribute("aria-valuetext", text);
-    }
-
-    function setLatent(z1, z2) {
-      const clamp = (v) => Math.min(high, Math.max(low, v));
-      z = [clamp(z1), clamp(z2)];
-      drawPlane();
-      drawImage();
+      canvas.setAttribute(
+        "aria-valuetext",
+        `z = (${code[0].toFixed(2)}, ${code[1].toFixed(2)})`
+      );
     }
 
     function fromPointer(event) {
-      const box = plane.getBoundingClientRect();
+      const box = canvas.getBoundingClientRect();
       const x = ((event.clientX - box.left) / box.width) * PLANE_PX;
       const y = ((event.clientY - box.top) / box.height) * PLANE_PX;
       setLatent(toZ(x), toZ(PLANE_PX - y));
     }
 
-    plane.addEventListener("pointerdown", (event) => {
-      plane.setPointerCapture(event.pointerId);
+    canvas.addEventListener("pointerdown", (event) => {
+      canvas.setPointerCapture(event.pointerId);
       fromPointer(event);
       event.preventDefault();
     });
-    plane.addEventListener("pointermove", (event) => {
-      if (plane.hasPointerCapture(event.pointerId)) fromPointer(event);
+    canvas.addEventListener("pointermove", (event) => {
+      if (canvas.hasPointerCapture(event.pointerId)) fromPointer(event);
     });
-    plane.addEventListener("keydown", (event) => {
+    canvas.addEventListener("keydown", (event) => {
       const step = (high - low) / 60;
       const moves = {
         ArrowLeft: [-step, 0], ArrowRight: [step, 0],
         ArrowUp: [0, step], ArrowDown: [0, -step],
       };
       if (moves[event.key]) {
-        setLatent(z[0] + moves[event.key][0], z[1] + moves[event.key][1]);
+        const [dx, dy] = moves[event.key];
+        setLatent(code[0] + dx, code[1] + dy);
         event.preventDefault();
       }
     });
-
-    setLatent(0, 0);
-    const explorer = {
-      root,
-      model: root.dataset.model,
-      setLatent,
-      latent: () => z.slice(),
-      pixels: () => Array.from(drawn),
-      canvasPixels: () => {
-        const data = image.getContext("2d")
-          .getImageData(0, 0, image.width, image.height).data;
-        return Array.from({ length: data.length / 4 }, (_, k) => data[4 * k]);
-      },
-    };
-    window.latentExplorers.push(explorer);
-    root.dataset.ready = "true";
-    return explorer;
+    return draw;
   }
 
   function start() {
