@@ -606,24 +606,30 @@ def _grey_png(image: np.ndarray, scale: int) -> bytes:
 def latent_sliders(
     model: torch.nn.Module,
     image_shape: tuple[int, int],
+    units: Sequence[int] | None = None,
     limit: float = 3.0,
     scale: int = 6,
 ):
-    r"""The latent explorer as ipywidgets: two sliders for a 2-D code, and
-    the image the decoder makes of it.
+    r"""The latent explorer as ipywidgets: a slider for each chosen latent
+    unit, and the image the decoder makes of the code.
 
     The same model in Jupyter and Colab as the book's web page shows with
-    ``{latent-explorer}``: moving a slider decodes
-    :math:`z = (z_1, z_2)` and shows the decoder's mean, each pixel
-    :math:`\operatorname{round}(255\,x)` drawn as a ``scale`` x ``scale``
-    square.
+    ``{latent-explorer}``: moving a slider decodes the code :math:`z`
+    (the units not chosen stay at 0) and shows the decoder's mean, each
+    pixel :math:`\operatorname{round}(255\,x)` drawn as a ``scale`` x
+    ``scale`` square. For a 2-D code, the plane; for a larger one, a
+    latent traversal of the units chosen.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A model of :mod:`vaecourse.models` with ``latent_dim == 2``.
+        A model of :mod:`vaecourse.models` (with ``latent_dim`` and
+        ``decode_mean``).
     image_shape : tuple of int
         ``(H, W)``.
+    units : sequence of int, optional
+        The units with a slider; every unit of a 2-D code by default, and
+        required for a larger one.
     limit : float, default 3.0
         The sliders run from ``-limit`` to ``limit`` (the prior's 3
         standard deviations).
@@ -638,26 +644,38 @@ def latent_sliders(
     """
     import ipywidgets as widgets
 
-    if getattr(model, "latent_dim", None) != 2:
+    latent_dim = getattr(model, "latent_dim", None)
+    if units is None and latent_dim != 2:
         raise ValueError(
-            "latent_sliders needs a model with latent_dim == 2, got "
-            f"{getattr(model, 'latent_dim', None)}"
+            "latent_sliders needs the units to show for a model with "
+            f"latent_dim {latent_dim} (every unit is shown only for 2)"
+        )
+    units = [0, 1] if units is None else [int(u) for u in units]
+    if not units or any(not 0 <= u < latent_dim for u in units):
+        raise ValueError(
+            f"units must be latent units in [0, {latent_dim}), got {units}"
         )
     height, width = _check_image_shape(image_shape)
     limit = check_real("limit", limit, positive=True)
     scale = check_int("scale", scale, minimum=1)
     sliders = [
         widgets.FloatSlider(
-            value=0.0, min=-limit, max=limit, step=0.05, description=name
+            value=0.0,
+            min=-limit,
+            max=limit,
+            step=0.05,
+            description=f"z{u + 1}",
         )
-        for name in ("z1", "z2")
+        for u in units
     ]
     image = widgets.Image(
         format="png", width=width * scale, height=height * scale
     )
 
     def show(_change=None) -> None:
-        z = torch.tensor([[slider.value for slider in sliders]])
+        z = torch.zeros(1, latent_dim)
+        for unit, slider in zip(units, sliders, strict=True):
+            z[0, unit] = slider.value
         mean = _decode_mean(model, z)[0].double().numpy()
         image.value = _grey_png(mean.reshape(height, width), scale)
 
