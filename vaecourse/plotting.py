@@ -627,7 +627,7 @@ def latent_sliders(
         ``decode_mean``).
     image_shape : tuple of int
         ``(H, W)``.
-    units : sequence of int, optional
+    units : list of int, optional
         The units with a slider; every unit of a 2-D code by default, and
         required for a larger one.
     limit : float, default 3.0
