@@ -53,6 +53,7 @@ from vaecourse.distributions import reparameterize
 from vaecourse.loop import History, epoch_batches, train_loop
 from vaecourse.losses import ELBOTerms, negative_elbo
 from vaecourse.models import _check_latent, _mlp, flatten_batch
+from vaecourse.train import _mean_batch_terms
 
 __all__ = [
     "N_CLASSES",
@@ -280,25 +281,17 @@ def _evaluate(
     seed: int,
 ) -> ELBOTerms:
     device = next(model.parameters()).device
-    noise = torch.Generator(device=device).manual_seed(seed)
-    totals = torch.zeros(3, dtype=torch.float64)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            for index in epoch_batches(len(images), batch_size, None):
-                terms = model.loss(
-                    images[index].to(device),
-                    labels[index].to(device),
-                    generator=noise,
-                )
-                totals += len(index) * torch.stack(tuple(terms)).to(
-                    "cpu", torch.float64
-                )
-    finally:
-        model.train(was_training)
-    mean = totals / len(images)
-    return ELBOTerms(loss=mean[0], reconstruction=mean[1], kl=mean[2])
+    return _mean_batch_terms(
+        model,
+        len(images),
+        batch_size,
+        seed,
+        lambda index, noise: model.loss(
+            images[index].to(device),
+            labels[index].to(device),
+            generator=noise,
+        ),
+    )
 
 
 def evaluate_conditional_vae(
