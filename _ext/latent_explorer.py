@@ -88,7 +88,7 @@ def _floats(array) -> str:
 
 
 #: A unit is shown with a slider when its mean KL in the record is above
-#: this, in nats (an inactive unit decodes to nothing, chapter 9).
+#: this, in nats (an inactive unit decodes to nothing, chapter 11).
 ACTIVE_UNIT_NATS = 0.1
 
 

@@ -641,7 +641,7 @@ EXPLORERS = {
         EXPLORER_MODEL,
         [(0.0, 0.0), (1.2, -0.7), (-2.5, 2.9), (3.0, 3.0), (9, -9)],
     ),
-    "book/09_beta_vae.html": (
+    "book/11_beta_vae.html": (
         "sprites_beta4",
         [(0.0, 0.0, 0.0), (1.5, -2.0, 0.7), (3.0, 3.0, -3.0), (9, -9, 0)],
     ),
@@ -757,7 +757,7 @@ def test_the_traversal_sliders_follow_a_touch_on_a_phone(browser, site):
     )
     try:
         page = context.new_page()
-        page.goto(site + "book/09_beta_vae.html")
+        page.goto(site + "book/11_beta_vae.html")
         page.wait_for_function(
             "window.latentExplorers && window.latentExplorers.length > 0",
             timeout=30_000,

@@ -88,7 +88,7 @@ def _cpu_copy(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model).cpu().eval()
 
 
-# --- long runs on the sprites (chapters 9 and 11) ---------------------------
+# --- long runs on the sprites (chapters 11 and 13) ---------------------------
 
 # A long run writes a checkpoint this often and goes on from it when it is
 # started again (the command removes it once the files are written).
@@ -230,7 +230,7 @@ def _fit_vae(
     }
 
 
-# --- chapter 0's first look: the 2-D VAE of the latent explorer -------------
+# --- chapter 0's first look: the 2-D VAE of the latent explorer --------------
 
 # The settings of book/00_first_look.ipynb, which trains the same model in
 # its first code cell: the book's latent explorer decodes these weights.
@@ -286,7 +286,7 @@ def _fit_first_look(model, epochs: int, device: str, *_, **__) -> dict:
     }
 
 
-# --- chapter 9's beta-VAEs on the sprites -----------------------------------
+# --- chapter 11's beta-VAEs on the sprites -----------------------------------
 
 _SPRITES_SEED = 0
 _SPRITES_STEPS = 100_000
@@ -440,7 +440,7 @@ def _sprites_fit(
     return fit
 
 
-# --- chapter 11's DARLA models on coloured sprites ---------------------------
+# --- chapter 13's DARLA models on coloured sprites ---------------------------
 
 _DARLA_SEED = 0
 _DARLA_EVALUATION_SIZE = 1_000
@@ -582,7 +582,7 @@ _DARLA_MODELS = [
 ]
 
 
-# --- chapter 10's VQ-VAE and its PixelCNN prior ------------------------------
+# --- chapter 12's VQ-VAE and its PixelCNN prior ------------------------------
 
 _VQ_SEED = 0
 _VQ_SETTINGS = {
@@ -812,7 +812,7 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-# --- the models of the files -----------------------------------------------
+# --- the models of the files -------------------------------------------------
 
 
 def recipe(name: str) -> Recipe:
