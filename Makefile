@@ -10,10 +10,11 @@ CONSTRAINTS := requirements/constraints.txt
 # Debian's Chromium, for the browser test (tests/test_browser.py).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test notebooks diagrams clean chromium help
+.PHONY: book pdf test notebooks diagrams clean chromium help
 
 help:
 	@echo "make book   build the HTML book into _build/html"
+	@echo "make pdf    the book as one PDF, _build/pdf/book.pdf (Chromium prints it)"
 	@echo "make test   run the whole suite: package, book build, nbval, browser, Colab"
 	@echo "make notebooks  re-execute every notebook in book/ in place, print a timing table"
 	@echo "                (NOTEBOOKS=book/06_elbo.ipynb: only that one)"
@@ -82,6 +83,10 @@ chromium:
 book: $(STAMP)
 	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
 	@echo "Book: $(CURDIR)/_build/html/index.html"
+
+# The whole book as one PDF, printed by the local Chromium from the HTML.
+pdf: book chromium
+	$(BIN)/python scripts/make_pdf.py --html _build/html --out _build/pdf/book.pdf
 
 # Where this Makefile can install Chromium (as root with apt-get: the project's
 # machines and CI), the browser test must run: VAECOURSE_REQUIRE_BROWSER=1 turns

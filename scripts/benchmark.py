@@ -21,7 +21,7 @@ In one process, with one torch thread unless said otherwise:
 3. The conv VAE of Part III (64 x 64, batch 64): images per second of a
    training step with 1 and 2 threads, ``channels_last``, the float32
    matmul precision, and ``torch.compile`` where it works.
-4. Chapter 9's training step (ConvVAE(32), batch 64, one thread) with its
+4. Chapter 11's training step (ConvVAE(32), batch 64, one thread) with its
    batch drawn (``sprites.reduced_images``) or read from a pre-drawn grid
    (``sprites.ReducedGrid``): steps per second. The grid here holds the
    first 65,536 images (built in a temporary folder and timed); reading
@@ -268,7 +268,7 @@ def conv_images_per_second(
 
 
 def _steps_per_second(beta_vae, batches, steps: int) -> float:
-    """Chapter 9's step (beta = 4) on the batches; the first warms up."""
+    """Chapter 11's step (beta = 4) on the batches; the first warms up."""
     torch.manual_seed(0)
     model = ConvVAE(32, latent_dim=10)
     optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
@@ -284,7 +284,7 @@ def _steps_per_second(beta_vae, batches, steps: int) -> float:
 
 
 def beta_vae_steps_per_second(steps: int) -> dict:
-    """Steps per second of chapter 9's step, drawing or reading batches."""
+    """Steps per second of chapter 11's step, drawing or reading batches."""
     import tempfile
 
     import numpy as np
@@ -389,7 +389,7 @@ def main() -> None:
         (64, 2, False, "highest", False),
         (64, 2, True, "highest", False),
         (64, 1, False, "highest", True),
-        # Part III's reduced set-up (chapter 9): 32 x 32 sprites.
+        # Part III's reduced set-up (chapter 11): 32 x 32 sprites.
         (32, 1, True, "highest", False),
         (32, 2, True, "highest", False),
     ]
@@ -403,7 +403,7 @@ def main() -> None:
             f"| {shown} |"
         )
 
-    print("\n4. Chapter 9's step (ConvVAE(32), batch 64, 1 thread)\n")
+    print("\n4. Chapter 11's step (ConvVAE(32), batch 64, 1 thread)\n")
     rates = beta_vae_steps_per_second(5 * steps)
     print("| batches | steps / s |")
     print("| --- | ---: |")

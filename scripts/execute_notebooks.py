@@ -65,6 +65,9 @@ def execute(path: Path, write: bool) -> float:
         # No per-cell timestamps: they would change every committed notebook
         # on every run.
         record_timing=False,
+        # No ipywidgets state (chapter 0's sliders): kilobytes of layout
+        # for a cell the HTML removes, and its PNG bytes.
+        store_widget_state=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()

@@ -908,3 +908,65 @@ def check_diagrams(
             if not image["alt"]:
                 report.add(f"diagram {file} has no alt text")
     return report
+
+
+# ------------------------------------------------------ the latent explorer
+#
+# book/explorer/explorer.js runs a shipped decoder in the page
+# (_ext/latent_explorer.py). The check sets codes through the page's
+# window.latentExplorers and compares the 8-bit pixels it draws, both its
+# own array and what the canvas holds, with PyTorch's decoder.
+
+#: Largest difference, in 8-bit grey levels, allowed between a pixel the
+#: page draws and round(255 x) of PyTorch's decoder mean x.
+EXPLORER_TOLERANCE = 1
+
+_EXPLORER_READY_JS = """
+() => {
+  const root = document.querySelector(".latent-explorer");
+  return root && root.dataset.ready;
+}
+"""
+
+_EXPLORER_AT_JS = """
+(values) => {
+  const explorer = window.latentExplorers[0];
+  explorer.setLatent(...values);
+  return [explorer.latent(), explorer.pixels(), explorer.canvasPixels()];
+}
+"""
+
+
+def explorer_problems(
+    page,
+    base_url: str,
+    path: str,
+    expected: Callable[[list[float]], list[int]],
+    points: list[tuple[float, float]],
+) -> list[str]:
+    """Open ``path``, wait for its explorer, and compare the pixels it draws
+    at each code of ``points`` with ``expected(z)`` (PyTorch's)."""
+    page.goto(base_url + path)
+    page.wait_for_function(_EXPLORER_READY_JS, timeout=30_000)
+    state = page.evaluate(_EXPLORER_READY_JS)
+    if state != "true":
+        return [f"{path}: the latent explorer did not start ({state})"]
+    problems = []
+    for point in points:
+        latent, drawn, canvas = page.evaluate(_EXPLORER_AT_JS, list(point))
+        want = expected(latent)
+        for name, got in (("its pixels", drawn), ("its canvas", canvas)):
+            if len(got) != len(want):
+                problems.append(
+                    f"{path}: at z = {point} {name} hold {len(got)} values, "
+                    f"PyTorch's image {len(want)}"
+                )
+                continue
+            worst = max(abs(a - b) for a, b in zip(got, want, strict=True))
+            if worst > EXPLORER_TOLERANCE:
+                problems.append(
+                    f"{path}: at z = {point} {name} differ from PyTorch's "
+                    f"decoder by up to {worst}/255 (tolerance "
+                    f"{EXPLORER_TOLERANCE}/255)"
+                )
+    return problems

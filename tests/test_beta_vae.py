@@ -1,4 +1,4 @@
-"""The β-VAE's data, training step and loop on the sprites (chapter 9)."""
+"""The β-VAE's data, training step and loop on the sprites (chapter 11)."""
 
 from __future__ import annotations
 
@@ -239,7 +239,7 @@ def test_kl_per_unit_matches_torch_distributions_and_sums_to_the_kl():
     assert per_unit.sum() == pytest.approx(terms.kl.item(), rel=1e-5)
 
 
-def test_kl_per_unit_is_the_moments_form_chapter_9_displays():
+def test_kl_per_unit_is_the_moments_form_chapter_11_displays():
     # KL_j = (E[mu_j^2] + E[sigma_j^2] - 1) / 2 - E[log sigma_j], the
     # moments taken over the data, each from the encoder's outputs.
     model = small_model().eval()

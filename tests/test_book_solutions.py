@@ -33,8 +33,8 @@ def shown_solutions(chapter: str) -> list[tuple[str, str]]:
     ]
 
 
-def chapter_8_names() -> dict:
-    """The names chapter 8 has defined where its exercises start."""
+def chapter_names() -> dict:
+    """The names chapters 8 and 9 have defined where their exercises start."""
     from vaecourse import data, train
     from vaecourse.models import VAE
 
@@ -49,18 +49,23 @@ def chapter_8_names() -> dict:
     }
 
 
-def test_chapter_8_shows_two_solutions_with_their_output():
-    assert len(shown_solutions("08_training_a_vae")) == 2
+# The grey images (chapter 8) and the KL warm-up (chapter 9).
+SHOWN_IN = ["08_training_a_vae", "09_inside_a_trained_vae"]
 
 
-@pytest.mark.parametrize("index", [0, 1])
-def test_a_shown_solution_prints_what_the_text_says(index):
-    code, printed = shown_solutions("08_training_a_vae")[index]
+@pytest.mark.parametrize("chapter", SHOWN_IN)
+def test_the_chapter_shows_one_solution_with_its_output(chapter):
+    assert len(shown_solutions(chapter)) == 1
+
+
+@pytest.mark.parametrize("chapter", SHOWN_IN)
+def test_a_shown_solution_prints_what_the_text_says(chapter):
+    ((code, printed),) = shown_solutions(chapter)
     out, threads = io.StringIO(), torch.get_num_threads()
     torch.set_num_threads(1)  # as the chapter
     try:
         with contextlib.redirect_stdout(out):
-            exec(code, chapter_8_names())
+            exec(code, chapter_names())
     finally:
         torch.set_num_threads(threads)
     assert out.getvalue() == printed

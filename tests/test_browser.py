@@ -40,6 +40,7 @@ from book_pages import (
     check_links,
     check_page,
     expected_colab_url,
+    explorer_problems,
     find_chromium,
     serve,
     source_has_math,
@@ -626,3 +627,151 @@ def test_diagram_check_fails_on_a_missing_broken_or_unlabelled_diagram(
     assert len(report.problems) == len(expected), report.problems
     for problem, phrase in zip(report.problems, expected, strict=True):
         assert problem.startswith(f"book/{name}.html: {phrase}"), problem
+
+
+# ------------------------------------------------------ the latent explorer
+
+EXPLORER_PAGE = "book/00_first_look.html"
+EXPLORER_MODEL = "mnist_vae_m2"
+# Each page with an explorer: its model, and codes to set (one value per
+# plane axis or slider): the centre, inside, at the edge, and past it (the
+# explorer clamps to its range, and is compared where it clamped to).
+EXPLORERS = {
+    EXPLORER_PAGE: (
+        EXPLORER_MODEL,
+        [(0.0, 0.0), (1.2, -0.7), (-2.5, 2.9), (3.0, 3.0), (9, -9)],
+    ),
+    "book/11_beta_vae.html": (
+        "sprites_beta4",
+        [(0.0, 0.0, 0.0), (1.5, -2.0, 0.7), (3.0, 3.0, -3.0), (9, -9, 0)],
+    ),
+}
+
+
+@functools.cache
+def explorer_model(name: str = EXPLORER_MODEL):
+    from vaecourse import pretrained
+
+    return pretrained.load(name)
+
+
+def pytorch_pixels(z: list[float], name: str = EXPLORER_MODEL) -> list[int]:
+    """round(255 x) of the shipped decoder's mean at ``z``."""
+    import torch
+
+    with torch.no_grad():
+        z = torch.tensor([z], dtype=torch.float32)
+        mean = explorer_model(name).decode_mean(z)[0]
+    return torch.round(255 * mean).int().tolist()
+
+
+@pytest.mark.parametrize("path", list(EXPLORERS))
+def test_the_latent_explorer_draws_what_pytorch_decodes(path, page, site):
+    name, points = EXPLORERS[path]
+    problems = explorer_problems(
+        page,
+        site,
+        path,
+        functools.partial(pytorch_pixels, name=name),
+        points,
+    )
+    assert not problems, "\n".join(problems)
+
+
+def test_the_explorer_check_fails_on_wrong_weights(page, site):
+    # The page is served with the model's output biases shifted by one:
+    # the check must see the difference.
+    def wrong_weights(route):
+        body = route.fetch().text() + (
+            "(m => { const layer = m.layers.filter(l => l.b).pop(); "
+            "const bytes = Uint8Array.from(atob(layer.b), c => "
+            "c.charCodeAt(0)); const f = new Float32Array(bytes.buffer); "
+            "for (let i = 0; i < f.length; i++) f[i] += 1; layer.b = btoa("
+            "String.fromCharCode(...new Uint8Array(f.buffer))); })"
+            f"(window.VAE_MODELS['{EXPLORER_MODEL}']);\n"
+        )
+        route.fulfill(body=body, content_type="text/javascript")
+
+    page.route(f"**/explorer/{EXPLORER_MODEL}.js", wrong_weights)
+    problems = explorer_problems(
+        page, site, EXPLORER_PAGE, pytorch_pixels, EXPLORERS[EXPLORER_PAGE][1]
+    )
+    assert problems and all("differ from PyTorch" in p for p in problems)
+
+
+def test_the_explorer_follows_a_touch_on_a_phone(browser, site):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    try:
+        page = context.new_page()
+        page.goto(site + EXPLORER_PAGE)
+        page.wait_for_function(
+            "window.latentExplorers && window.latentExplorers.length > 0",
+            timeout=30_000,
+        )
+        plane = page.locator(".latent-explorer-plane")
+        plane.scroll_into_view_if_needed()
+        box = plane.bounding_box()
+        assert box["width"] <= 390
+        before = page.evaluate("window.latentExplorers[0].pixels()")
+        # A tap at a quarter of the width and height: z = (-1.5, 1.5).
+        plane.tap(position={"x": box["width"] / 4, "y": box["height"] / 4})
+        z = page.evaluate("window.latentExplorers[0].latent()")
+        assert z == pytest.approx([-1.5, 1.5], abs=0.05)
+        after = page.evaluate("window.latentExplorers[0].pixels()")
+        assert after != before
+        assert (
+            max(
+                abs(a - b)
+                for a, b in zip(after, pytorch_pixels(z), strict=True)
+            )
+            <= 1
+        )
+        wide = page.evaluate(
+            "document.documentElement.scrollWidth"
+            " > document.documentElement.clientWidth"
+        )
+        assert not wide, "the page scrolls sideways on a phone"
+    finally:
+        context.close()
+
+
+def test_without_javascript_the_explorer_shows_its_image(browser, site):
+    context = browser.new_context(viewport=VIEWPORT, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(site + EXPLORER_PAGE)
+        image = page.locator(".latent-explorer img")
+        assert image.count() == 1
+        assert len(image.get_attribute("alt")) > 20
+        image.scroll_into_view_if_needed()
+        assert image.evaluate("img => img.complete && img.naturalWidth > 0")
+    finally:
+        context.close()
+
+
+def test_the_traversal_sliders_follow_a_touch_on_a_phone(browser, site):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    try:
+        page = context.new_page()
+        page.goto(site + "book/11_beta_vae.html")
+        page.wait_for_function(
+            "window.latentExplorers && window.latentExplorers.length > 0",
+            timeout=30_000,
+        )
+        slider = page.locator(".latent-explorer-sliders input").first
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        slider.tap(position={"x": box["width"] * 0.9, "y": box["height"] / 2})
+        z = page.evaluate("window.latentExplorers[0].latent()")
+        assert z[0] > 1.5 and z[1:] == [0.0] * 9
+        drawn = page.evaluate("window.latentExplorers[0].pixels()")
+        expected = pytorch_pixels(z, name="sprites_beta4")
+        assert (
+            max(abs(a - b) for a, b in zip(drawn, expected, strict=True)) <= 1
+        )
+    finally:
+        context.close()

@@ -269,7 +269,7 @@ def test_beta_vae_dae_loss_tiny_hand_case():
     assert terms.objective.item() == pytest.approx(1.125 + 2 * kl, abs=1e-6)
 
 
-def test_the_worked_example_of_chapter_11():
+def test_the_worked_example_of_chapter_13():
     # J(v) = W v, x = (1, 1), x_hat = (0.5, 1), mu = (0.5, -1),
     # sigma^2 = (1, 0.5), beta = 3: the chapter's solution displays the KL
     # as (0.25 + (1 + 0.5 - 1 + log 2)) / 2 = 0.7216 and the objective as

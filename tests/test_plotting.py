@@ -5,6 +5,8 @@ Checked on the figure's artists.
 
 from __future__ import annotations
 
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -26,6 +28,7 @@ from vaecourse.plotting import (  # noqa: E402
     image_grid,
     latent_manifold,
     latent_scatter,
+    latent_sliders,
     latent_traversal,
     loss_curves,
     make_grid,
@@ -625,3 +628,59 @@ def test_the_self_check_rejects_a_grid_that_includes_0_and_1():
             lambda n: torch.from_numpy(norm.ppf(np.linspace(0, 1, n))),
         )
     assert not report.ok and "avoid 0 and 1" in str(report)
+
+
+# --- the latent explorer as sliders -----------------------------------------
+
+
+def test_latent_sliders_show_the_decoders_image_of_their_code():
+    import io
+
+    from PIL import Image
+
+    from vaecourse import pretrained
+
+    model = pretrained.load("mnist_vae_m2")
+    explorer = latent_sliders(model, (28, 28), scale=6)
+    first = explorer.image.value
+    explorer.sliders[0].value = 1.2
+    explorer.sliders[1].value = -0.7
+    assert explorer.image.value != first
+    shown = np.array(Image.open(io.BytesIO(explorer.image.value)))
+    assert shown.shape == (168, 168)
+    with torch.no_grad():
+        mean = model.decode_mean(torch.tensor([[1.2, -0.7]]))[0]
+    expected = torch.round(255 * mean).reshape(28, 28).int().numpy()
+    # every 6 x 6 square is one pixel of the decoder's image
+    assert np.array_equal(shown[::6, ::6].astype(int), expected)
+    assert np.array_equal(shown[5::6, 5::6].astype(int), expected)
+
+
+def test_latent_sliders_traverse_the_units_chosen_of_a_larger_code():
+    import io
+
+    from PIL import Image
+
+    model = VAE(latent_dim=5).eval()
+    explorer = latent_sliders(model, (28, 28), units=[3, 1], scale=2)
+    assert [s.description for s in explorer.sliders] == ["z4", "z2"]
+    explorer.sliders[0].value = 2.0
+    explorer.sliders[1].value = -1.0
+    shown = np.array(Image.open(io.BytesIO(explorer.image.value)))
+    z = torch.tensor([[0.0, -1.0, 0.0, 2.0, 0.0]])
+    with torch.no_grad():
+        expected = torch.round(255 * model.decode_mean(z)[0]).reshape(28, 28)
+    assert np.array_equal(shown[::2, ::2].astype(int), expected.int().numpy())
+
+
+@pytest.mark.parametrize(
+    "units, message",
+    [
+        (None, "needs the units to show for a model with latent_dim 20"),
+        ([20], "units must be latent units in [0, 20), got [20]"),
+        ([], "units must be latent units"),
+    ],
+)
+def test_latent_sliders_name_bad_units(units, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        latent_sliders(VAE(latent_dim=20), (28, 28), units=units)

@@ -107,6 +107,31 @@ def test_shipped_weights_reproduce_the_recorded_evaluation_loss(name):
     )
 
 
+def test_the_first_look_model_is_chapter_0s_bit_for_bit():
+    # Chapter 0 trains this model in its first code cell, and the book's
+    # latent explorer decodes the shipped weights: they must be the same.
+    # The suite runs in the portable numerical mode, as the recipe did.
+    from vaecourse import data, train
+    from vaecourse.models import VAE
+
+    digits = data.load_mnist_subset("train")
+    held_out = data.load_mnist_subset("test")
+    train.set_seed(0)
+    vae = VAE(input_dim=784, hidden_dim=128, latent_dim=2)
+    train.train_vae(
+        vae,
+        digits.images,
+        held_out.images,
+        epochs=10,
+        batch_size=100,
+        lr=3e-3,
+        seed=0,
+    )
+    shipped = pretrained.load("mnist_vae_m2").state_dict()
+    for name, value in vae.state_dict().items():
+        assert torch.equal(value, shipped[name]), name
+
+
 def test_vae_record_keeps_the_best_epoch_and_its_estimate():
     result = pretrained.record("mnist_vae_m20")
     test_loss = result["curves"]["test_loss"]

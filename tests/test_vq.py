@@ -636,7 +636,7 @@ def test_negative_elbo_and_bits_per_dim():
 
 
 def test_the_kl_of_a_one_hot_posterior_is_minus_the_log_prior_of_its_code():
-    # Chapter 10's KL(q(z | x) || p(z)) = -log p(c(x)), against torch's
+    # Chapter 12's KL(q(z | x) || p(z)) = -log p(c(x)), against torch's
     # categorical KL (which takes 0 log 0 as 0), for every code of a K = 7
     # prior.
     g = torch.Generator().manual_seed(0)
@@ -650,7 +650,7 @@ def test_the_kl_of_a_one_hot_posterior_is_minus_the_log_prior_of_its_code():
 
 
 def test_the_one_code_elbo_bounds_the_exact_log_evidence():
-    # Chapter 10's -log p(x) <= -log p(x | c) - log p(c), for any code c,
+    # Chapter 12's -log p(x) <= -log p(x | c) - log p(c), for any code c,
     # against the exact evidence p(x) = sum_c p(c) p(x | c) of a model
     # small enough to enumerate: 5 codes, 30 random binary images.
     g = torch.Generator().manual_seed(1)

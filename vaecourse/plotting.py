@@ -33,7 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from vaecourse._validation import check_generator, check_int
+from vaecourse._validation import check_generator, check_int, check_real
 from vaecourse.train import History
 
 __all__ = [
@@ -53,6 +53,7 @@ __all__ = [
     "manifold_coordinates",
     "latent_manifold",
     "latent_traversal",
+    "latent_sliders",
     "loss_curves",
 ]
 
@@ -588,6 +589,102 @@ def latent_traversal(
     )
     ax.set_xlabel("value of the coordinate")
     return fig
+
+
+def _grey_png(image: np.ndarray, scale: int) -> bytes:
+    """An 8-bit grey PNG of values in [0, 1], each pixel a square of
+    ``scale`` x ``scale`` (round(255 x), as the book's latent explorer)."""
+    from PIL import Image
+
+    levels = np.rint(255 * np.clip(image, 0.0, 1.0)).astype(np.uint8)
+    levels = np.kron(levels, np.ones((scale, scale), dtype=np.uint8))
+    buffer = io.BytesIO()
+    Image.fromarray(levels, mode="L").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def latent_sliders(
+    model: torch.nn.Module,
+    image_shape: tuple[int, int],
+    units: Sequence[int] | None = None,
+    limit: float = 3.0,
+    scale: int = 6,
+):
+    r"""The latent explorer as ipywidgets: a slider for each chosen latent
+    unit, and the image the decoder makes of the code.
+
+    The same model in Jupyter and Colab as the book's web page shows with
+    ``{latent-explorer}``: moving a slider decodes the code :math:`z`
+    (the units not chosen stay at 0) and shows the decoder's mean, each
+    pixel :math:`\operatorname{round}(255\,x)` drawn as a ``scale`` x
+    ``scale`` square. For a 2-D code, the plane; for a larger one, a
+    latent traversal of the units chosen.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A model of :mod:`vaecourse.models` (with ``latent_dim`` and
+        ``decode_mean``).
+    image_shape : tuple of int
+        ``(H, W)``.
+    units : list of int, optional
+        The units with a slider; every unit of a 2-D code by default, and
+        required for a larger one.
+    limit : float, default 3.0
+        The sliders run from ``-limit`` to ``limit`` (the prior's 3
+        standard deviations).
+    scale : int, default 6
+        Screen pixels per image pixel.
+
+    Returns
+    -------
+    ipywidgets.HBox
+        The sliders (``.sliders``) beside the image (``.image``, PNG
+        bytes in ``.image.value``).
+    """
+    import ipywidgets as widgets
+
+    latent_dim = getattr(model, "latent_dim", None)
+    if units is None and latent_dim != 2:
+        raise ValueError(
+            "latent_sliders needs the units to show for a model with "
+            f"latent_dim {latent_dim} (every unit is shown only for 2)"
+        )
+    units = [0, 1] if units is None else [int(u) for u in units]
+    if not units or any(not 0 <= u < latent_dim for u in units):
+        raise ValueError(
+            f"units must be latent units in [0, {latent_dim}), got {units}"
+        )
+    height, width = _check_image_shape(image_shape)
+    limit = check_real("limit", limit, positive=True)
+    scale = check_int("scale", scale, minimum=1)
+    sliders = [
+        widgets.FloatSlider(
+            value=0.0,
+            min=-limit,
+            max=limit,
+            step=0.05,
+            description=f"z{u + 1}",
+        )
+        for u in units
+    ]
+    image = widgets.Image(
+        format="png", width=width * scale, height=height * scale
+    )
+
+    def show(_change=None) -> None:
+        z = torch.zeros(1, latent_dim)
+        for unit, slider in zip(units, sliders, strict=True):
+            z[0, unit] = slider.value
+        mean = _decode_mean(model, z)[0].double().numpy()
+        image.value = _grey_png(mean.reshape(height, width), scale)
+
+    for slider in sliders:
+        slider.observe(show, names="value")
+    show()
+    box = widgets.HBox([widgets.VBox(sliders), image])
+    box.sliders, box.image = sliders, image
+    return box
 
 
 def loss_curves(history: History, title: str | None = None) -> Figure:

@@ -383,22 +383,38 @@ def _evaluation_pass(
     seed: int,
 ) -> ELBOTerms:
     device = next(model.parameters()).device
+    return _mean_batch_terms(
+        model,
+        len(images),
+        batch_size,
+        seed,
+        lambda index, noise: model.loss(
+            images[index].to(device), beta=beta, generator=noise
+        ),
+    )
+
+
+def _mean_batch_terms(model, n: int, batch_size: int, seed: int, terms_of):
+    """The mean over ``n`` examples of ``terms_of(index, noise)``, the loss
+    terms of the batch ``index`` (in order, ``batch_size`` at a time), in
+    eval mode and without gradients; ``noise`` is one generator seeded with
+    ``seed`` on the model's device. The evaluation of every VAE trainer."""
+    device = next(model.parameters()).device
     generator = _noise_generator(seed, device)
     totals = torch.zeros(3, dtype=torch.float64)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            for index in epoch_batches(len(images), batch_size, None):
-                x = images[index].to(device)
-                terms = model.loss(x, beta=beta, generator=generator)
+            for index in epoch_batches(n, batch_size, None):
+                terms = terms_of(index, generator)
                 # float32 to float64 is exact: the sums of .item() values
                 totals += len(index) * torch.stack(tuple(terms)).to(
                     "cpu", torch.float64
                 )
     finally:
         model.train(was_training)
-    mean = totals / len(images)
+    mean = totals / n
     return ELBOTerms(loss=mean[0], reconstruction=mean[1], kl=mean[2])
 
 

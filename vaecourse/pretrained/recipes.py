@@ -88,7 +88,7 @@ def _cpu_copy(model: torch.nn.Module) -> torch.nn.Module:
     return copy.deepcopy(model).cpu().eval()
 
 
-# --- long runs on the sprites (chapters 9 and 11) ---------------------------
+# --- long runs on the sprites (chapters 11 and 13) ---------------------------
 
 # A long run writes a checkpoint this often and goes on from it when it is
 # started again (the command removes it once the files are written).
@@ -230,7 +230,63 @@ def _fit_vae(
     }
 
 
-# --- chapter 9's beta-VAEs on the sprites -----------------------------------
+# --- chapter 0's first look: the 2-D VAE of the latent explorer --------------
+
+# The settings of book/00_first_look.ipynb, which trains the same model in
+# its first code cell: the book's latent explorer decodes these weights.
+_FIRST_LOOK_SETTINGS = {"batch_size": 100, "lr": 3e-3, "seed": 0}
+
+
+def _mnist_grey():
+    from vaecourse import data
+
+    train_images = data.load_mnist_subset("train").images
+    test_images = data.load_mnist_subset("test").images
+    return train_images, test_images
+
+
+def _build_first_look_vae():
+    from vaecourse.models import VAE
+    from vaecourse.train import set_seed
+
+    set_seed(0)  # the initial weights, as in chapter 0
+    return VAE(input_dim=784, hidden_dim=128, latent_dim=2)
+
+
+def _evaluate_first_look(model, directory=None) -> float:
+    from vaecourse.train import evaluate_vae
+
+    _, test_images = _mnist_grey()
+    device = next(model.parameters()).device
+    return evaluate_vae(model, test_images.to(device), seed=0).loss.item()
+
+
+def _fit_first_look(model, epochs: int, device: str, *_, **__) -> dict:
+    from vaecourse.train import train_vae
+
+    train_images, test_images = _mnist_grey()
+    curves = train_vae(
+        model,
+        train_images,
+        test_images,
+        epochs=epochs,
+        device=device,
+        **_FIRST_LOOK_SETTINGS,
+    )
+    return {
+        "settings": _FIRST_LOOK_SETTINGS,
+        "curves": curves.columns(),
+        "final": {
+            "evaluation_loss": _evaluate_first_look(model),
+            "train_loss": curves.train_loss[-1],
+            "test_loss": curves.test_loss[-1],
+            "test_reconstruction": curves.test_reconstruction[-1],
+            "test_kl": curves.test_kl[-1],
+        },
+    }
+
+
+# --- chapter 11's beta-VAEs on the sprites -----------------------------------
 
 _SPRITES_SEED = 0
 _SPRITES_STEPS = 100_000
@@ -384,7 +440,7 @@ def _sprites_fit(
     return fit
 
 
-# --- chapter 11's DARLA models on coloured sprites ---------------------------
+# --- chapter 13's DARLA models on coloured sprites ---------------------------
 
 _DARLA_SEED = 0
 _DARLA_EVALUATION_SIZE = 1_000
@@ -396,7 +452,7 @@ _DARLA_EVALUATION_SET = (
 _DARLA_DAE_SETTINGS = {"mask_fraction": 0.5, "lr": 1e-3, "batch_size": 64}
 _DARLA_VAE_SETTINGS = {"lr": 5e-4, "batch_size": 64}
 # The DAE, a plain autoencoder with no KL to balance, needs fewer steps
-# than the VAEs; the VAEs train as long as chapter 9's.
+# than the VAEs; the VAEs train as long as chapter 11's.
 _DARLA_DAE_STEPS = 20_000
 _DARLA_VAE_STEPS = 100_000
 # beta of the beta-VAE_DAE. Its loss is a squared distance in the DAE's
@@ -561,7 +617,7 @@ _DARLA_MODELS = [
 ]
 
 
-# --- chapter 10's VQ-VAE and its PixelCNN prior ------------------------------
+# --- chapter 12's VQ-VAE and its PixelCNN prior ------------------------------
 
 _VQ_SEED = 0
 _VQ_SETTINGS = {
@@ -669,6 +725,28 @@ def _fit_prior(prior, epochs, device, iw_k, iw_images, directory=None):
 
 #: The shipped models, by name.
 RECIPES: dict[str, Recipe] = {
+    "mnist_vae_m2": Recipe(
+        description=(
+            "784-128-2 VAE of chapter 0, Bernoulli decoder on grey MNIST "
+            "subset (4,000 training images), Adam lr 3e-3, batch 100, 10 "
+            "epochs, in the portable numerical mode (scripts/"
+            "portable_numerics.py), so that its weights are chapter 0's, "
+            "bit for bit: the model of the book's latent explorer"
+        ),
+        build=_build_first_look_vae,
+        fit=_fit_first_look,
+        evaluate=_evaluate_first_look,
+        evaluation_set=(
+            "the 1,000 held-out grey images of vaecourse.data."
+            "load_mnist_subset('test'); negative ELBO with one z per "
+            "image, evaluate_vae(seed=0)"
+        ),
+        length=10,
+        unit="epochs",
+        seed=0,
+        iw_k=0,
+        iw_images=0,
+    ),
     "mnist_vae_m20": Recipe(
         description=(
             "784-400-20 VAE, Bernoulli decoder, binarized MNIST subset "
@@ -769,7 +847,7 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-# --- the models of the files -----------------------------------------------
+# --- the models of the files -------------------------------------------------
 
 
 def recipe(name: str) -> Recipe:
