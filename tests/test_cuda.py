@@ -216,3 +216,42 @@ def test_every_recipe_trains_on_cuda_and_says_so(tmp_path):
         assert result["command"].endswith("--device cuda") or (
             "--device cuda " in result["command"]
         )
+
+
+def test_a_cuda_checkpoint_goes_on_on_cuda_and_is_refused_on_the_cpu(
+    tmp_path,
+):
+    from bad_inputs import raises
+
+    from vaecourse.loop import load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(2, 1).to("cuda")
+    optimizer = torch.optim.Adam(model.parameters())
+    generator = torch.Generator(device="cuda").manual_seed(4)
+    path = tmp_path / "run.checkpoint.safetensors"
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        generators={"noise": generator},
+        state={"taken": 0},
+    )
+    following = torch.rand(3, device="cuda", generator=generator)
+    again = torch.Generator(device="cuda")
+    load_checkpoint(
+        path, model=model, optimizer=optimizer, generators={"noise": again}
+    )
+    assert torch.equal(
+        torch.rand(3, device="cuda", generator=again), following
+    )
+    cpu_model = torch.nn.Linear(2, 1)
+    raises(
+        lambda: load_checkpoint(
+            path,
+            model=cpu_model,
+            optimizer=torch.optim.Adam(cpu_model.parameters()),
+            generators={"noise": torch.Generator()},
+        ),
+        ValueError,
+        "was saved on cuda and this run's is on cpu",
+    )

@@ -7,6 +7,8 @@ the modes, the errors.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from bad_inputs import raises
@@ -350,3 +352,62 @@ def test_a_file_that_is_not_a_checkpoint_of_this_model_is_refused(tmp_path):
         ValueError,
         "no state of the generator 'noise'",
     )
+
+
+def _with_generator_state(path, new_path, state, devices):
+    """A copy of a checkpoint whose generator 'noise' holds ``state``."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(path, framework="pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    tensors["generator.noise"] = state
+    if devices is None:  # a checkpoint written before devices were named
+        del metadata["generator_devices"]
+    else:
+        metadata["generator_devices"] = json.dumps(devices)
+    save_file(tensors, new_path, metadata=metadata)
+    return new_path
+
+
+def test_a_generator_saved_on_another_kind_of_device_is_refused(tmp_path):
+    # A CUDA generator's state is 16 bytes, a CPU generator's 5,056: the
+    # run must stop with the devices named, not in set_state's words.
+    model, optimizer = adam_after_two_steps()
+    path = tmp_path / "run.checkpoint.safetensors"
+    generator = torch.Generator().manual_seed(3)
+    save_checkpoint(
+        path,
+        model=model,
+        optimizer=optimizer,
+        generators={"noise": generator},
+        state={},
+    )
+    cuda_like = torch.zeros(16, dtype=torch.uint8)
+
+    def load(file):
+        return load_checkpoint(
+            file,
+            model=model,
+            optimizer=optimizer,
+            generators={"noise": torch.Generator()},
+        )
+
+    named = _with_generator_state(
+        path, tmp_path / "named.safetensors", cuda_like, {"noise": "cuda"}
+    )
+    raises(
+        lambda: load(named),
+        ValueError,
+        "generator 'noise' was saved on cuda and this run's is on cpu",
+    )
+    unnamed = _with_generator_state(
+        path, tmp_path / "unnamed.safetensors", cuda_like, None
+    )
+    raises(lambda: load(unnamed), ValueError, "another kind of device")
+    # The CPU state itself, in a checkpoint that names no device, goes on.
+    same = _with_generator_state(
+        path, tmp_path / "same.safetensors", generator.get_state(), None
+    )
+    assert load(same) == {}

@@ -374,6 +374,9 @@ def save_checkpoint(
         "format": _CHECKPOINT_FORMAT,
         "param_groups": json.dumps(optimizer_state["param_groups"]),
         "state": json.dumps(dict(state)),
+        "generator_devices": json.dumps(
+            {name: g.device.type for name, g in generators.items()}
+        ),
     }
     partial = path.with_name(path.name + ".partial")
     save_file(tensors, partial, metadata=metadata)
@@ -397,7 +400,9 @@ def load_checkpoint(
     ------
     ValueError
         If the file is not a checkpoint of this format, or does not hold
-        the tensors of this model, optimizer or generators.
+        the tensors of this model, optimizer or generators, or a generator
+        was saved on another kind of device (a CPU and a CUDA generator
+        draw different streams, and neither state fits the other).
     """
     from safetensors import safe_open
 
@@ -438,11 +443,24 @@ def load_checkpoint(
             "param_groups": json.loads(metadata["param_groups"]),
         }
     )
+    saved_on = json.loads(metadata.get("generator_devices", "{}"))
     for name, generator in generators.items():
         key = f"generator.{name}"
         if key not in tensors:
             raise ValueError(
                 f"{path} holds no state of the generator {name!r}"
+            )
+        here = generator.device.type
+        # Older checkpoints name no device: a state of the wrong size does.
+        there = saved_on.get(name, here)
+        fits = tensors[key].numel() == generator.get_state().numel()
+        if there != here or not fits:
+            raise ValueError(
+                f"{path}: the generator {name!r} was saved on "
+                f"{there if there != here else 'another kind of device'} "
+                f"and this run's is on {here}; a random stream cannot move "
+                "between kinds of device: go on on the device it was "
+                "saved on, or start the run again"
             )
         generator.set_state(tensors[key])
     return json.loads(metadata["state"])
