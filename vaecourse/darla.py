@@ -1547,7 +1547,7 @@ def readout_transfer(
     encode : callable
         ``(N, 3072)`` images to ``(N, d)`` codes: for a VAE, its encoder
         means (``lambda x: encoder_means(model, x)``).
-    sets : mapping
+    sets : dict
         :func:`transfer_sets`.
     rotation : numpy.ndarray, optional
         A ``(d, d)`` matrix the codes are multiplied by first
